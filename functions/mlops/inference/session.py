@@ -1,0 +1,69 @@
+"""An ONNX model ready to serve: one onnxruntime session plus its metadata.
+
+Built once per execution environment. Threads are set explicitly to one: a small Lambda has
+one vCPU and onnxruntime's default thread affinity fails there (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from mlops.inference.exceptions import ModelLoadError
+from mlops.inference.metadata import CATEGORICAL_INPUT, METADATA_KEY, NUMERIC_INPUT, ModelMetadata
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Labels (classification) or values (regression), with class probabilities if any."""
+
+    outputs: np.ndarray
+    probabilities: np.ndarray | None
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+class OnnxModel:
+    """Loads an artifact once and predicts many times."""
+
+    def __init__(self, artifact: bytes) -> None:
+        try:
+            self.session = ort.InferenceSession(artifact, sess_options=session_options(),
+                                                providers=["CPUExecutionProvider"])
+            raw = self.session.get_modelmeta().custom_metadata_map[METADATA_KEY]
+            self.metadata = ModelMetadata.model_validate(json.loads(raw))
+        except (KeyError, ValueError) as error:
+            raise ModelLoadError(f"artifact has no valid '{METADATA_KEY}' metadata: {error}"
+                                 ) from error
+        except Exception as error:  # onnxruntime raises its own exception types on bad bytes
+            raise ModelLoadError(f"artifact is not a loadable ONNX model: {error}") from error
+        self._input_names = {node.name for node in self.session.get_inputs()}
+        if self.metadata.task == "classification":
+            self._outputs = [self.metadata.label_output, self.metadata.probabilities_output]
+        else:
+            self._outputs = [self.metadata.value_output]
+
+    def predict(self, numeric: np.ndarray, categorical: np.ndarray) -> Prediction:
+        """Run the model on float32 numerics (rows x numeric features, NaN = missing) and
+        string categoricals (rows x categorical features)."""
+        feeds: dict[str, np.ndarray] = {}
+        if NUMERIC_INPUT in self._input_names:
+            feeds[NUMERIC_INPUT] = np.ascontiguousarray(numeric, dtype=np.float32)
+        if CATEGORICAL_INPUT in self._input_names:
+            feeds[CATEGORICAL_INPUT] = np.asarray(categorical, dtype=object).astype(str)
+        results = self.session.run(self._outputs, feeds)
+        if self.metadata.task == "classification":
+            return Prediction(outputs=np.asarray(results[0]),
+                              probabilities=np.asarray(results[1], dtype=np.float64))
+        return Prediction(outputs=np.asarray(results[0], dtype=np.float64).reshape(-1),
+                          probabilities=None)

@@ -1,0 +1,74 @@
+"""Finds and parses spec files. Specs travel as files bundled with the code (DESIGN §7)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mlops.spec.exceptions import SpecError, UnknownModelError
+from mlops.spec.model import ModelSpec
+
+SPECS_DIR_ENV = "MLOPS_SPECS_DIR"
+
+
+def default_specs_dir() -> Path:
+    """`$MLOPS_SPECS_DIR`, else the `models/` folder bundled beside the package.
+
+    In the repository that is `<root>/models`; in a Lambda asset it is `/var/task/models`
+    (the asset puts `models/` next to the `mlops` package).
+    """
+    configured = os.environ.get(SPECS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    package_dir = Path(__file__).resolve().parents[1]
+    for candidate in (package_dir.parent / "models", package_dir.parents[1] / "models"):
+        if candidate.is_dir():
+            return candidate
+    return package_dir.parent / "models"
+
+
+def parse_spec(path: Path) -> ModelSpec:
+    """Read and validate one spec file; every problem becomes one readable SpecError."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise SpecError(f"{path}: no such spec file") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: not valid TOML: {error}") from error
+    try:
+        spec = ModelSpec.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'spec'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise SpecError(f"{path}: {problems}") from error
+    if path.stem != spec.name:
+        raise SpecError(f"{path}: file name must be '{spec.name}.toml' to match the spec's name")
+    return spec
+
+
+def load_all_specs(specs_dir: Path | None = None) -> dict[str, ModelSpec]:
+    """Every spec in the folder, by name."""
+    folder = specs_dir or default_specs_dir()
+    return {spec.name: spec for spec in (parse_spec(p) for p in sorted(folder.glob("*.toml")))}
+
+
+@lru_cache(maxsize=64)
+def _load_cached(name: str, folder: str) -> ModelSpec:
+    return parse_spec(Path(folder) / f"{name}.toml")
+
+
+def load_spec(name: str, specs_dir: Path | None = None) -> ModelSpec:
+    """The spec of one model; UnknownModelError if none declares it.
+
+    Cached per (name, folder): a warm Lambda environment reads each spec once.
+    """
+    folder = specs_dir or default_specs_dir()
+    if not (folder / f"{name}.toml").is_file():
+        raise UnknownModelError(f"no model named '{name}' (no {name}.toml in {folder})")
+    return _load_cached(name, str(folder))

@@ -1,0 +1,193 @@
+"""The model spec: everything a model declares once, validated by pydantic.
+
+One TOML file per model in `models/`. The same object drives training (schema, estimator,
+split, gate), serving (feature schema, capture rate) and the later rollout and drift slices
+(canary and drift policies), so it is validated strictly: unknown keys are errors, not
+silently ignored typos.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlops.spec.estimators import ESTIMATORS, Task
+
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "roc_auc": True, "log_loss": False,
+                    "rmse": False, "mae": False, "r2": True}
+CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+Metric = Literal["accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+ParamValue = str | int | float | bool | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    """One input column: its name in the CSV and the API, its kind and what values are valid."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128, description="Column name in the "
+                               "training CSV and field name in prediction requests.")]
+    type: Annotated[Literal["numeric", "categorical"], Field(
+        description="numeric: a number (float32 at inference). categorical: a string from "
+                    "`categories`.")]
+    min: Annotated[float | None, Field(description="Numeric only: smallest valid value.")] = None
+    max: Annotated[float | None, Field(description="Numeric only: largest valid value.")] = None
+    categories: Annotated[list[str] | None, Field(
+        description="Categorical only: the allowed values. Required for categorical features.",
+        min_length=1)] = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Feature:
+        if self.type == "numeric":
+            if self.categories is not None:
+                raise ValueError(f"feature '{self.name}': numeric features take no categories")
+            if self.min is not None and self.max is not None and self.min > self.max:
+                raise ValueError(f"feature '{self.name}': min {self.min} > max {self.max}")
+        else:
+            if self.min is not None or self.max is not None:
+                raise ValueError(f"feature '{self.name}': categorical features take no min/max")
+            if not self.categories:
+                raise ValueError(f"feature '{self.name}': categorical features need `categories`")
+            if len(set(self.categories)) != len(self.categories):
+                raise ValueError(f"feature '{self.name}': duplicate categories")
+        return self
+
+
+class Estimator(_Strict):
+    """Which allow-listed estimator to fit, with its hyper-parameters."""
+
+    name: Annotated[str, Field(description="A key of the allow-list (see `mlops spec "
+                               "estimators`); never an import path.")]
+    params: Annotated[dict[str, ParamValue], Field(
+        description="Hyper-parameters passed to the estimator's constructor.")] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        if value not in ESTIMATORS:
+            allowed = ", ".join(sorted(ESTIMATORS))
+            raise ValueError(f"estimator '{value}' is not on the allow-list ({allowed})")
+        return value
+
+
+class Split(_Strict):
+    """The held-out split: seeded, stratified for classification, so runs are reproducible."""
+
+    test_fraction: Annotated[float, Field(gt=0.05, lt=0.5)] = 0.2
+    seed: Annotated[int, Field(ge=0)] = 42
+
+
+class DataPolicy(_Strict):
+    """What the training file must satisfy beyond the feature schema."""
+
+    min_rows: Annotated[int, Field(ge=10, description="Fewer data rows fail the run.")] = 50
+    max_missing_fraction: Annotated[float, Field(
+        ge=0, le=1, description="Per feature column: the share of empty/NaN cells that is "
+        "imputed; more fails the run. The target may never be missing.")] = 0.05
+    allow_infinite: Annotated[bool, Field(
+        description="If false, inf/-inf in a numeric column fails the run.")] = False
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+
+
+class QualityGate(_Strict):
+    """The bar a candidate must clear to be registered."""
+
+    metric: Metric
+    threshold: Annotated[float, Field(description="Absolute floor (or ceiling for error "
+                                      "metrics: log_loss, rmse, mae) on the held-out split.")]
+    max_regression: Annotated[float, Field(
+        ge=0, description="How much worse than the production model, in the metric's units, "
+        "on the same held-out split, the candidate may be.")] = 0.0
+
+    @property
+    def higher_is_better(self) -> bool:
+        return HIGHER_IS_BETTER[self.metric]
+
+
+class CanaryPolicy(_Strict):
+    """How a registered candidate is released (used by the rollout slice)."""
+
+    traffic_percent: Annotated[float, Field(gt=0, le=50)] = 10.0
+    bake_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+    min_requests: Annotated[int, Field(ge=0)] = 100
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    max_p99_latency_ms: Annotated[float, Field(gt=0)] = 100.0
+
+
+class DriftPolicy(_Strict):
+    """How captured traffic is compared with the training baseline (used by the drift slice)."""
+
+    schedule_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    capture_sample_rate: Annotated[float, Field(ge=0, le=1, description="Share of requests "
+                                                "whose full inputs are captured.")] = 0.1
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    ks_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    min_samples: Annotated[int, Field(ge=10)] = 200
+
+
+class ModelSpec(_Strict):
+    """A model, declared once. Adding a model is adding one of these and deploying."""
+
+    name: Annotated[str, Field(pattern=MODEL_NAME_PATTERN, description="Lower-case name used "
+                               "in S3 prefixes, API paths and function names.")]
+    task: Task
+    target: Annotated[str, Field(min_length=1, description="Target column in the CSV.")]
+    description: str = ""
+    features: Annotated[list[Feature], Field(min_length=1)]
+    estimator: Estimator
+    split: Split = Split()
+    data: DataPolicy = DataPolicy()
+    quality_gate: QualityGate
+    canary: CanaryPolicy = CanaryPolicy()
+    drift: DriftPolicy = DriftPolicy()
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> ModelSpec:
+        names = [feature.name for feature in self.features]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate feature names: {duplicates}")
+        if self.target in names:
+            raise ValueError(f"target '{self.target}' is also listed as a feature")
+        entry = ESTIMATORS[self.estimator.name]
+        if entry.task != self.task:
+            raise ValueError(f"estimator '{self.estimator.name}' is for {entry.task}, "
+                             f"but the task is {self.task}")
+        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        if self.quality_gate.metric not in allowed:
+            raise ValueError(f"metric '{self.quality_gate.metric}' does not apply to "
+                             f"{self.task}; use one of {', '.join(allowed)}")
+        for key, value in self.estimator.params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"estimator param '{key}' must be finite")
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+                raise ValueError(f"estimator param '{key}' is not a parameter name")
+        return self
+
+    @property
+    def numeric_features(self) -> list[Feature]:
+        return [feature for feature in self.features if feature.type == "numeric"]
+
+    @property
+    def categorical_features(self) -> list[Feature]:
+        return [feature for feature in self.features if feature.type == "categorical"]
+
+    @property
+    def ordered_features(self) -> list[Feature]:
+        """Numeric features first, then categoricals: the column order of the model's input."""
+        return self.numeric_features + self.categorical_features
+
+    def spec_hash(self) -> str:
+        """sha256 of the canonical JSON form: lineage records which spec trained a version."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Training: pipeline, metrics, ONNX export with parity, baseline, model card, gate."""
