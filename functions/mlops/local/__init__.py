@@ -1,0 +1,1 @@
+"""The local stack: moto's server, the same resources, the same handlers in-process."""

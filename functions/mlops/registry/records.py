@@ -1,0 +1,82 @@
+"""The registry's records: training runs, model versions and a model's pointers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+RunStatus = Literal["running", "registered", "rejected", "failed"]
+VersionStatus = Literal["pending", "registered", "rejected", "canary", "production",
+                        "rolled_back", "archived"]
+
+
+class SourceObject(BaseModel):
+    """The S3 object a run trains on; its identity makes the run idempotent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str = ""
+    size: int | None = None
+
+
+class Problem(BaseModel):
+    code: str
+    message: str
+
+
+class TrainingRun(BaseModel):
+    """One attempt to train from one uploaded object, successful or not."""
+
+    model: str
+    run_id: str
+    status: RunStatus
+    source: SourceObject
+    started_at: str
+    finished_at: str | None = None
+    version: int | None = None
+    problems: list[Problem] = []
+    claim_token: str = ""
+    lease_until: int = 0
+    last_error: str | None = None
+
+
+class ArtifactRef(BaseModel):
+    key: str
+    sha256: str
+    size: int
+    version_id: str | None = None
+
+
+class ModelVersion(BaseModel):
+    """One registered (or rejected) model version with everything needed to trust it."""
+
+    model: str
+    version: int
+    status: VersionStatus
+    run_id: str
+    created_at: str
+    updated_at: str
+    metrics: dict[str, float | None] = {}
+    comparison: dict[str, Any] = {}
+    parity: dict[str, Any] = {}
+    artifacts: dict[str, ArtifactRef] = {}
+    lineage: dict[str, Any] = {}
+    feature_schema: list[dict[str, Any]] = []
+    classes: list[Any] = []
+
+    @property
+    def model_artifact(self) -> ArtifactRef:
+        return self.artifacts["model.onnx"]
+
+
+class ModelPointers(BaseModel):
+    """Which versions serve: production, and the canary while one is in flight."""
+
+    model: str
+    production: int | None = None
+    canary: int | None = None
+    updated_at: str | None = None

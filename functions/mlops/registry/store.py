@@ -1,0 +1,347 @@
+"""The registry table (DynamoDB): runs, versions and pointers, with conditional writes.
+
+Layout: one partition per model (`pk = MODEL#<name>`), sorted as
+`RUN#<run id>` (one per uploaded object), `VERSION#<00000001>` (one per version) and
+`POINTERS` (production/canary). Every write is conditional, because S3 -> SQS delivers at
+least once and uploads can race:
+
+- a run is claimed with `attribute_not_exists` (or a lease that has expired): the same object
+  delivered twice runs once;
+- a version number is allocated by writing `VERSION#n` with `attribute_not_exists` in the same
+  transaction that records it on the run: two concurrent runs never share a number, and a run
+  never allocates two;
+- every later write on a run is conditioned on the claim token, so an invocation whose lease
+  was taken over cannot overwrite its successor's work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from mlops.registry.exceptions import RunInProgressError, RunLostError, VersionNotFoundError
+from mlops.registry.records import (
+    ModelPointers,
+    ModelVersion,
+    Problem,
+    SourceObject,
+    TrainingRun,
+)
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+MAX_ALLOCATION_ATTEMPTS = 50
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def run_id_for(source: SourceObject) -> str:
+    """A run's id is its object's identity: redelivery of the same object maps to the same run."""
+    identity = f"{source.bucket}/{source.key}#{source.version_id or ''}#{source.etag}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _model_pk(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+def _version_sk(version: int) -> str:
+    return f"VERSION#{version:08d}"
+
+
+def json_safe(value: Any) -> Any:
+    """NaN/inf become None: neither JSON nor DynamoDB can hold them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def _to_item(data: dict[str, Any]) -> dict[str, Any]:
+    plain = json.loads(json.dumps(json_safe(data), default=str), parse_float=Decimal)
+    return {key: _SERIALIZER.serialize(value) for key, value in plain.items() if value is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class RegistryStore:
+    """Reads and writes the registry table through a boto3 DynamoDB client."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    # -- runs ---------------------------------------------------------------------------------
+    def claim_run(self, model: str, source: SourceObject, lease_seconds: int) -> TrainingRun | None:
+        """Start (or take over a stale) run for this object.
+
+        Returns the claimed run, or None if the object was already processed (a duplicate
+        delivery). Raises RunInProgressError if another invocation holds a live lease.
+        """
+        run_id = run_id_for(source)
+        now = int(time.time())
+        run = TrainingRun(model=model, run_id=run_id, status="running", source=source,
+                          started_at=now_iso(), claim_token=uuid.uuid4().hex,
+                          lease_until=now + lease_seconds)
+        existing = self.get_run(model, run_id)
+        if existing is not None and existing.version is not None:
+            run.version = existing.version  # a crashed run's allocated version is reused
+        item = {"pk": _model_pk(model), "sk": f"RUN#{run_id}", "kind": "run",
+                **run.model_dump(mode="json")}
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=_to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR "
+                                    "(#status = :running AND lease_until < :now)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":running": {"S": "running"}, ":now": {"N": str(now)}})
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            current = self.get_run(model, run_id)
+            if current is not None and current.status != "running":
+                return None
+            raise RunInProgressError(f"run {run_id} for s3://{source.bucket}/{source.key} is "
+                                     "being processed by another invocation") from error
+        return run
+
+    def get_run(self, model: str, run_id: str) -> TrainingRun | None:
+        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                     Key={"pk": {"S": _model_pk(model)},
+                                          "sk": {"S": f"RUN#{run_id}"}})
+        item = response.get("Item")
+        return TrainingRun.model_validate(_from_item(item)) if item else None
+
+    def list_runs(self, model: str) -> list[TrainingRun]:
+        items = self._query(model, "RUN#")
+        runs = [TrainingRun.model_validate(item) for item in items]
+        return sorted(runs, key=lambda run: run.started_at, reverse=True)
+
+    def fail_run(self, run: TrainingRun, problems: list[Problem]) -> TrainingRun:
+        """Record a failed run with its reasons (conditional on still owning the claim)."""
+        return self._finish_run(run, "failed", problems)
+
+    def release_run(self, run: TrainingRun, error: str) -> None:
+        """Give up the lease after an unexpected error so a redelivery can retry at once."""
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=self._run_key(run),
+                UpdateExpression="SET lease_until = :zero, last_error = :error",
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":error": {"S": error[:1000]},
+                                           ":token": {"S": run.claim_token}})
+        except ClientError as client_error:
+            if not _is_conditional_failure(client_error):
+                raise
+
+    def _finish_run(self, run: TrainingRun, status: str, problems: list[Problem]) -> TrainingRun:
+        finished = now_iso()
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=self._run_key(run),
+                UpdateExpression="SET #status = :status, finished_at = :finished, "
+                                 "problems = :problems",
+                ConditionExpression="claim_token = :token",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status}, ":finished": {"S": finished},
+                    ":problems": _SERIALIZER.serialize([p.model_dump() for p in problems]),
+                    ":token": {"S": run.claim_token}})
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise RunLostError(f"run {run.run_id} was taken over") from error
+            raise
+        return run.model_copy(update={"status": status, "finished_at": finished,
+                                      "problems": problems})
+
+    def _run_key(self, run: TrainingRun) -> dict[str, Any]:
+        return {"pk": {"S": _model_pk(run.model)}, "sk": {"S": f"RUN#{run.run_id}"}}
+
+    # -- versions -----------------------------------------------------------------------------
+    def allocate_version(self, run: TrainingRun, pending: dict[str, Any]) -> int:
+        """Reserve the next version number for this run (or return the one it already has).
+
+        Writes `VERSION#n` (status pending) and records n on the run in one transaction, so a
+        number is never shared and a run never allocates two.
+        """
+        if run.version is not None:
+            return run.version
+        candidate = self.latest_version_number(run.model) + 1
+        for _ in range(MAX_ALLOCATION_ATTEMPTS):
+            created = now_iso()
+            item = {"pk": _model_pk(run.model), "sk": _version_sk(candidate), "kind": "version",
+                    "model": run.model, "version": candidate, "status": "pending",
+                    "run_id": run.run_id, "created_at": created, "updated_at": created,
+                    **pending}
+            try:
+                self._db.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": _to_item(item),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Update": {"TableName": self._table, "Key": self._run_key(run),
+                                "UpdateExpression": "SET version = :version",
+                                "ConditionExpression": "claim_token = :token AND "
+                                                       "attribute_not_exists(version)",
+                                "ExpressionAttributeValues": {
+                                    ":version": {"N": str(candidate)},
+                                    ":token": {"S": run.claim_token}}}},
+                ])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = error.response.get("CancellationReasons") or []
+                codes = [reason.get("Code") for reason in reasons]
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    raise RunLostError(f"run {run.run_id} was taken over") from error
+                candidate += 1
+                continue
+            run.version = candidate
+            return candidate
+        raise RuntimeError(f"could not allocate a version for {run.model} after "
+                           f"{MAX_ALLOCATION_ATTEMPTS} attempts")
+
+    def complete_version(self, run: TrainingRun, version: ModelVersion) -> None:
+        """Write the final version record and close the run, in one transaction."""
+        item = {"pk": _model_pk(run.model), "sk": _version_sk(version.version), "kind": "version",
+                **version.model_dump(mode="json")}
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": _to_item(item),
+                         "ConditionExpression": "#status = :pending AND run_id = :run",
+                         "ExpressionAttributeNames": {"#status": "status"},
+                         "ExpressionAttributeValues": {":pending": {"S": "pending"},
+                                                       ":run": {"S": run.run_id}}}},
+                {"Update": {"TableName": self._table, "Key": self._run_key(run),
+                            "UpdateExpression": "SET #status = :status, finished_at = :now",
+                            "ConditionExpression": "claim_token = :token",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":status": {"S": version.status}, ":now": {"S": now_iso()},
+                                ":token": {"S": run.claim_token}}}},
+            ])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise RunLostError(f"run {run.run_id} lost its claim on v{version.version}"
+                                   ) from error
+            raise
+
+    def latest_version_number(self, model: str) -> int:
+        response = self._db.query(
+            TableName=self._table, ConsistentRead=True, ScanIndexForward=False, Limit=1,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": _model_pk(model)},
+                                       ":prefix": {"S": "VERSION#"}})
+        items = response.get("Items", [])
+        return int(_from_item(items[0])["version"]) if items else 0
+
+    def get_version(self, model: str, version: int) -> ModelVersion:
+        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                     Key={"pk": {"S": _model_pk(model)},
+                                          "sk": {"S": _version_sk(version)}})
+        item = response.get("Item")
+        if not item:
+            raise VersionNotFoundError(f"{model} has no version {version}")
+        return ModelVersion.model_validate(_from_item(item))
+
+    def list_versions(self, model: str) -> list[ModelVersion]:
+        return [ModelVersion.model_validate(item) for item in self._query(model, "VERSION#")]
+
+    def list_models(self) -> list[str]:
+        """Every model with anything recorded (a scan: fine for a registry of tens of models)."""
+        names: set[str] = set()
+        paginator = self._db.get_paginator("scan")
+        for page in paginator.paginate(TableName=self._table, ProjectionExpression="pk"):
+            names.update(item["pk"]["S"].removeprefix("MODEL#") for item in page["Items"])
+        return sorted(names)
+
+    # -- pointers -----------------------------------------------------------------------------
+    def get_pointers(self, model: str) -> ModelPointers:
+        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                     Key={"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}})
+        item = response.get("Item")
+        if not item:
+            return ModelPointers(model=model)
+        data = _from_item(item)
+        return ModelPointers(model=model, production=data.get("production"),
+                             canary=data.get("canary"), updated_at=data.get("updated_at"))
+
+    def set_production(self, model: str, version: int, expected: int | None) -> bool:
+        """Point production at `version` if it still points at `expected` (optimistic lock).
+
+        Returns False if someone else moved the pointer first. The version's status follows.
+        """
+        condition = ("attribute_not_exists(production)" if expected is None
+                     else "production = :expected")
+        values: dict[str, Any] = {":version": {"N": str(version)}, ":now": {"S": now_iso()}}
+        if expected is not None:
+            values[":expected"] = {"N": str(expected)}
+        items: list[dict[str, Any]] = [
+            {"Update": {"TableName": self._table,
+                        "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
+                        "UpdateExpression": "SET production = :version, updated_at = :now",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": values}},
+            {"Update": {"TableName": self._table,
+                        "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
+                        "UpdateExpression": "SET #status = :production, updated_at = :now",
+                        "ConditionExpression": "#status IN (:registered, :canary, :production)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":production": {"S": "production"}, ":registered": {"S": "registered"},
+                            ":canary": {"S": "canary"}, ":now": {"S": now_iso()}}}},
+        ]
+        if expected is not None and expected != version:
+            items.append({"Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(expected)}},
+                "UpdateExpression": "SET #status = :archived, updated_at = :now",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":archived": {"S": "archived"},
+                                              ":now": {"S": now_iso()}}}})
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def _query(self, model: str, prefix: str) -> list[dict[str, Any]]:
+        paginator = self._db.get_paginator("query")
+        items: list[dict[str, Any]] = []
+        for page in paginator.paginate(
+                TableName=self._table, ConsistentRead=True,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": _model_pk(model)},
+                                           ":prefix": {"S": prefix}}):
+            items.extend(_from_item(item) for item in page["Items"])
+        return items

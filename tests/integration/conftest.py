@@ -1,0 +1,91 @@
+"""moto fixtures that create the stack's resources with the names the stack uses."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.clients import client
+from mlops.local.provision import LocalResources, local_names, provision
+from mlops.local.sqs_bridge import lambda_event_from_messages
+
+
+@dataclass
+class TrainingStack:
+    """The provisioned local resources plus helpers that drive the real path."""
+
+    resources: LocalResources
+
+    @property
+    def data_bucket(self) -> str:
+        return self.resources.names.data_bucket
+
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+        response: dict[str, Any] = client("s3").put_object(Bucket=self.data_bucket, Key=key,
+                                                           Body=body)
+        return response
+
+    def receive_event(self) -> dict[str, Any]:
+        """Drain the training queue (S3 notifications) into one Lambda SQS event."""
+        sqs = client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.resources.training_queue_url,
+                                        MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                        AttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                break
+            messages.extend(batch)
+        arn = sqs.get_queue_attributes(QueueUrl=self.resources.training_queue_url,
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return lambda_event_from_messages(messages, arn, "us-east-1")
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Messages published to the alerts topic (via its SQS outbox subscription)."""
+        import json
+
+        sqs = client("sqs")
+        found = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.resources.outbox_queue_url,
+                                        MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.resources.outbox_queue_url,
+                                   ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def training_stack(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingStack]:
+    from train import handler as train_handler
+
+    names = local_names()
+    resources = provision({service: client(service)
+                           for service in ("s3", "sqs", "sns", "dynamodb")}, names)
+    for key, value in resources.train_environment().items():
+        monkeypatch.setenv(key, value)
+    train_handler.dependencies.cache_clear()
+    stack = TrainingStack(resources)
+    stack.receive_event()  # S3's s3:TestEvent from configuring the notification
+    yield stack
+    train_handler.dependencies.cache_clear()
+
+
+@pytest.fixture
+def specs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A writable copy of models/ that the functions read instead (MLOPS_SPECS_DIR)."""
+    from mlops.spec.loader import SPECS_DIR_ENV, _load_cached
+
+    folder = tmp_path / "models"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "models", folder)
+    monkeypatch.setenv(SPECS_DIR_ENV, str(folder))
+    _load_cached.cache_clear()
+    yield folder
+    _load_cached.cache_clear()
