@@ -313,11 +313,13 @@ class RegistryStore:
             {"Update": {"TableName": self._table,
                         "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
                         "UpdateExpression": "SET #status = :production, updated_at = :now",
-                        "ConditionExpression": "#status IN (:registered, :canary, :production)",
+                        "ConditionExpression": "#status IN (:registered, :canary, :production, "
+                                               ":archived)",
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {
                             ":production": {"S": "production"}, ":registered": {"S": "registered"},
-                            ":canary": {"S": "canary"}, ":now": {"S": now_iso()}}}},
+                            ":canary": {"S": "canary"}, ":archived": {"S": "archived"},
+                            ":now": {"S": now_iso()}}}},
         ]
         if expected is not None and expected != version:
             items.append({"Update": {

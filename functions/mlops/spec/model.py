@@ -170,7 +170,7 @@ class ModelSpec(_Strict):
         for key, value in self.estimator.params.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"estimator param '{key}' must be finite")
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise ValueError(f"estimator param '{key}' is not a parameter name")
         return self
 

@@ -1,0 +1,51 @@
+"""Errors the prediction API answers with, each mapped to one status and one stable code.
+
+The wire format is the error contract: `{"error": {"code", "message", "details"}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServingError(Exception):
+    """An error with the HTTP status and code the API answers with."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class MalformedRequestError(ServingError):
+    status, code = 400, "malformed_json"
+
+
+class ModelNotFoundError(ServingError):
+    status, code = 404, "model_not_found"
+
+
+class PayloadTooLargeError(ServingError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaTypeError(ServingError):
+    status, code = 415, "unsupported_media_type"
+
+
+class SchemaViolationError(ServingError):
+    status, code = 422, "schema_violation"
+
+
+class ModelUnavailableError(ServingError):
+    status, code = 503, "model_unavailable"
+
+
+class NoProductionModelError(ModelUnavailableError):
+    code = "no_production_model"

@@ -1,0 +1,100 @@
+"""What one execution environment serves: loaded once, outside the request path.
+
+`load_runtime` never raises: a missing, corrupt or tampered artifact yields a runtime that
+answers 503 (with the reason logged and counted), instead of crashing the process into
+Lambda's init-retry loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.inference import ArtifactIntegrityError, ModelLoadError, OnnxModel
+from mlops.registry import ArtifactStore, ModelVersion, RegistryStore, VersionNotFoundError
+from mlops.serving.errors import ModelUnavailableError, NoProductionModelError, ServingError
+from mlops.serving.features import FeatureSchema
+from mlops.settings import PredictSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServingRuntime:
+    """The pinned model of this environment, or why there is none."""
+
+    settings: PredictSettings
+    model: OnnxModel | None = None
+    version: ModelVersion | None = None
+    schema: FeatureSchema | None = None
+    unavailable: ServingError | None = None
+    load_seconds: float = 0.0
+    load_problem: str | None = field(default=None)
+
+    def require_model(self) -> tuple[OnnxModel, ModelVersion, FeatureSchema]:
+        if self.unavailable is not None:
+            raise self.unavailable
+        assert self.model is not None and self.version is not None and self.schema is not None
+        return self.model, self.version, self.schema
+
+
+def load_runtime(settings: PredictSettings, registry: RegistryStore,
+                 artifacts: ArtifactStore) -> ServingRuntime:
+    """Resolve the pinned version, fetch and verify its artifact, build the session."""
+    started = time.perf_counter()
+    runtime = ServingRuntime(settings=settings)
+    pinned = settings.model_version
+    if pinned == 0:
+        runtime.unavailable = NoProductionModelError(
+            f"model '{settings.model_name}' has no production version yet; train one and "
+            "promote it")
+        return runtime
+    try:
+        version = registry.get_version(settings.model_name, pinned)
+        artifact = artifacts.get_verified(version.model_artifact)
+        model = OnnxModel(artifact)
+    except ArtifactIntegrityError as error:
+        runtime.load_problem = "artifact_integrity"
+        logger.error("refusing to serve %s v%s: %s", settings.model_name, pinned, error)
+        runtime.unavailable = ModelUnavailableError(
+            f"model '{settings.model_name}' v{pinned} failed its integrity check",
+            {"reason": "artifact_sha256_mismatch"})
+        return runtime
+    except (VersionNotFoundError, ModelLoadError, KeyError) as error:
+        runtime.load_problem = "load_failed"
+        logger.error("cannot load %s v%s: %s", settings.model_name, pinned, error)
+        runtime.unavailable = ModelUnavailableError(
+            f"model '{settings.model_name}' v{pinned} could not be loaded",
+            {"reason": type(error).__name__})
+        return runtime
+    except Exception as error:  # S3/DynamoDB outage at init: serve 503, retry next cold start
+        runtime.load_problem = "load_failed"
+        logger.exception("cannot load %s v%s", settings.model_name, pinned)
+        runtime.unavailable = ModelUnavailableError(
+            f"model '{settings.model_name}' v{pinned} could not be loaded",
+            {"reason": type(error).__name__})
+        return runtime
+    runtime.model, runtime.version = model, version
+    runtime.schema = FeatureSchema.from_records(version.feature_schema,
+                                                model.metadata.numeric_features,
+                                                model.metadata.categorical_features)
+    runtime.load_seconds = time.perf_counter() - started
+    return runtime
+
+
+def describe_runtime(runtime: ServingRuntime) -> dict[str, Any]:
+    """GET /models/{model}: what serves, its schema, metrics and where it came from."""
+    model, version, _ = runtime.require_model()
+    lineage = version.lineage
+    return {
+        "model": version.model, "version": version.version, "status": version.status,
+        "task": model.metadata.task, "classes": version.classes,
+        "features": version.feature_schema, "metrics": version.metrics,
+        "trained_at": version.created_at,
+        "lineage": {key: lineage.get(key) for key in (
+            "data_bucket", "data_key", "data_version_id", "data_sha256", "data_rows",
+            "spec_hash", "code_version", "libraries")},
+        "artifact_sha256": version.model_artifact.sha256,
+    }

@@ -1,0 +1,61 @@
+"""Predict function: API Gateway (REST, proxy) -> PredictionService.
+
+The model is loaded once per execution environment: at import when running in Lambda (the
+init phase), else on first use. Loading never raises: a failed load answers 503.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.clients import client
+from mlops.registry import ArtifactStore, RegistryStore
+from mlops.serving import PredictionService, load_runtime
+from mlops.settings import PredictSettings
+
+logger = Logger(service="predict")
+tracer = Tracer(service="predict")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMlops"),
+                  service="predict")
+_service: PredictionService | None = None
+
+
+def build_service() -> PredictionService:
+    """Resolve the pinned version, verify and load its artifact, build the API."""
+    settings = PredictSettings()  # type: ignore[call-arg]
+    runtime = load_runtime(settings, RegistryStore(client("dynamodb"), settings.registry_table),
+                           ArtifactStore(client("s3"), settings.model_bucket))
+    if runtime.load_problem:
+        metrics.add_dimension(name="model", value=settings.model_name)
+        metrics.add_metric(name=f"model_{runtime.load_problem}", unit="Count", value=1)
+    return PredictionService(runtime, metrics=metrics)
+
+
+def service() -> PredictionService:
+    global _service
+    if _service is None:
+        _service = build_service()
+    return _service
+
+
+def reset() -> None:
+    """Forget the loaded service (tests switch models and environments)."""
+    global _service
+    _service = None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
+                              clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return service().handle(event, context)
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("MODEL_NAME"):
+    service()  # load during the init phase, outside the first request

@@ -1,0 +1,1 @@
+"""The deploy-time custom resource that creates alias `live` (DESIGN §7)."""
