@@ -1,0 +1,73 @@
+"""CDK entry point (`cdk.json`: `python -m infra.app`): read context, compose, check, synth.
+
+Only composition here (STYLE.md). No lookups and no AWS calls: the environment comes from
+CDK_DEFAULT_ACCOUNT/REGION when the CLI provides them, else the stack is environment-agnostic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aws_cdk import App, Environment, Validations
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import AwsSolutionsChecks
+from mlops.spec import load_all_specs
+
+from infra.bundling import MODELS_DIR, REPO_ROOT
+from infra.settings import DEFAULT_STACK_NAME, StackSettings
+from infra.stack import ServerlessMlopsStack
+from infra.training import train_image_code
+
+INFERENCE_LAYER_DIR = REPO_ROOT / "layers" / "build" / "inference-arm64"
+# Feature flags the stack relies on, set here rather than in cdk.json so that tests (which build
+# an `App()` without the CLI) synthesize exactly what `cdk deploy` does.
+FEATURE_FLAGS = {
+    # Access logs are admitted by a bucket policy, not ACLs (buckets enforce object ownership).
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class LayerNotBuiltError(RuntimeError):
+    """The inference layer folder is missing: it is built by `make layer`, not by synth."""
+
+
+def inference_layer_code(folder: Path = INFERENCE_LAYER_DIR) -> lambda_.Code:
+    """The built inference layer (a folder holding `python/`), or a clear error."""
+    if not (folder / "python").is_dir():
+        raise LayerNotBuiltError(
+            f"inference layer not found at {folder}/python: run `make layer` first "
+            "(python layers/build_layer.py --arch arm64)"
+        )
+    return lambda_.Code.from_asset(str(folder))
+
+
+def build_app(app: App, inference_layer: lambda_.Code) -> ServerlessMlopsStack:
+    """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions checks."""
+    for flag, value in FEATURE_FLAGS.items():
+        app.node.set_context(flag, value)
+    settings = StackSettings.from_context(app.node)
+    account = os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = os.environ.get("CDK_DEFAULT_REGION")
+    stack = ServerlessMlopsStack(
+        app,
+        str(app.node.try_get_context("stackName") or DEFAULT_STACK_NAME),
+        settings=settings,
+        specs=load_all_specs(MODELS_DIR),
+        inference_layer=inference_layer,
+        train_code=train_image_code(),
+        env=Environment(account=account, region=region) if account and region else None,
+        description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+def main() -> None:
+    app = App()
+    build_app(app, inference_layer_code())
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The one stack: it wires the constructs together and publishes what the CLI reads (outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from mlops.resources import ResourceNames
+from mlops.spec import ModelSpec
+
+from infra.alerts import Alerts
+from infra.api import PredictionApi
+from infra.bundling import function_code
+from infra.capture import CaptureStream
+from infra.monitoring import Monitoring
+from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layers
+from infra.settings import StackSettings
+from infra.storage import Storage
+from infra.training import Training
+
+
+class ServerlessMlopsStack(Stack):
+    """Data + registry, alerts, training, one serving endpoint per model, API, monitoring.
+
+    `specs` are the declared models (one predict function each, DESIGN §7); `inference_layer`
+    is the built layer folder's `Code` and `train_code` the train image, both passed in so
+    tests can substitute small stand-ins.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        specs: dict[str, ModelSpec],
+        inference_layer: lambda_.Code,
+        train_code: lambda_.DockerImageCode,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if not specs:
+            raise ValueError("no model specs found: add one TOML file per model to models/")
+        # Tokens, not values: synth makes no AWS call, and the local stack derives the same
+        # names from its own account and region.
+        names = ResourceNames(prefix=settings.prefix, account=Aws.ACCOUNT_ID, region=Aws.REGION)
+
+        storage = Storage(self, "Storage", names=names)
+        alerts = Alerts(self, "Alerts", names=names, alert_email=settings.alert_email)
+        training = Training(
+            self,
+            "Training",
+            names=names,
+            data_bucket=storage.data_bucket,
+            model_bucket=storage.model_bucket,
+            registry_table=storage.registry_table,
+            alerts_topic=alerts.topic,
+            alerts_key=alerts.key,
+            code=train_code,
+            code_version=settings.code_version,
+        )
+        layers = serving_layers(
+            self,
+            inference_code=inference_layer,
+            powertools_version=settings.powertools_layer_version,
+        )
+        capture = CaptureStream(self, "Capture", names=names, capture_bucket=storage.capture_bucket)
+        setup = ServingSetup(
+            self,
+            "ServingSetup",
+            names=names,
+            code=function_code("serving_setup"),
+            layers=layers,
+            registry_table=storage.registry_table,
+        )
+        predict_code = function_code("predict")
+        endpoints = [
+            PredictEndpoint(
+                self,
+                f"Serving{model_id(model)}",
+                model=model,
+                names=names,
+                code=predict_code,
+                layers=layers,
+                model_bucket=storage.model_bucket,
+                registry_table=storage.registry_table,
+                capture=capture,
+                setup=setup,
+                code_version=settings.code_version,
+            )
+            for model in sorted(specs)
+        ]
+        api = PredictionApi(self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth)
+        Monitoring(
+            self,
+            "Monitoring",
+            prefix=settings.prefix,
+            alerts_topic=alerts.topic,
+            dead_letter_queue=training.dead_letter_queue,
+            train_function=training.function,
+            endpoints=endpoints,
+        )
+
+        outputs = {
+            "DataBucketName": storage.data_bucket.bucket_name,
+            "ModelBucketName": storage.model_bucket.bucket_name,
+            "CaptureBucketName": storage.capture_bucket.bucket_name,
+            "RegistryTableName": storage.registry_table.table_name,
+            "TrainingQueueUrl": training.queue.queue_url,
+            "AlertsTopicArn": alerts.topic.topic_arn,
+            "TrainFunctionName": training.function.function_name,
+            "ApiUrl": api.api.url,
+            "ApiKeyId": api.api_key.key_id,
+        }
+        for endpoint in endpoints:
+            outputs[f"PredictFunction{model_id(endpoint.model)}"] = endpoint.function.function_name
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

@@ -1,0 +1,238 @@
+"""Training: a CSV under `training/` in the data bucket becomes a message, then a model version.
+
+S3 -> SQS (with a DLQ) -> train function (container image). The queue decouples uploads from
+training: a burst of uploads waits instead of being throttled away, a failed run is retried, and
+a file that keeps failing lands in the DLQ, which raises an alarm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, IgnoreMode, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_dynamodb import ITable
+from aws_cdk.aws_kms import IKey
+from aws_cdk.aws_sns import ITopic
+from constructs import Construct
+from mlops.resources import TRAINING_PREFIX, ResourceNames
+
+from infra.bundling import REPO_ROOT
+from infra.nag import acknowledge, bucket_arn_finding
+from infra.standard_function import StandardFunction
+
+TRAIN_TIMEOUT = Duration.minutes(15)
+# AWS's guidance for SQS-triggered functions: visibility at least 6x the function timeout, so a
+# message is not redelivered while the first attempt may still run. SQS caps it at 12 hours.
+VISIBILITY_TIMEOUT = Duration.seconds(min(6 * TRAIN_TIMEOUT.to_seconds(), 12 * 3600))
+MAX_RECEIVE_COUNT = 3
+TRAIN_MEMORY_MB = 3008
+# Training is heavy and rare: a few concurrent runs, never the whole account's concurrency.
+TRAIN_CONCURRENCY = 5
+MODELS_PREFIX = "models/"
+# The stack-level singleton aws-cdk-lib creates for `add_event_notification`.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+# The image needs only what the Dockerfile copies; everything else stays out of the build
+# context and of the asset hash (so editing a test does not rebuild the image).
+IMAGE_CONTEXT_EXCLUDE = [
+    "*",
+    "!constraints.txt",
+    "!pyproject.toml",
+    "!README.md",
+    "!functions",
+    "!models",
+    "functions/**/__pycache__",
+    "functions/*.egg-info",
+    "**/*.pyc",
+]
+
+
+def train_image_code(repo_root: Path = REPO_ROOT) -> lambda_.DockerImageCode:
+    """The train image, built from the repo root with functions/train/Dockerfile at deploy.
+
+    Synthesizing only hashes the (allow-listed) context: no Docker engine needed for synth.
+    """
+    return lambda_.DockerImageCode.from_image_asset(
+        str(repo_root),
+        file="functions/train/Dockerfile",
+        platform=ecr_assets.Platform.LINUX_ARM64,
+        exclude=IMAGE_CONTEXT_EXCLUDE,
+        ignore_mode=IgnoreMode.DOCKER,
+    )
+
+
+class Training(Construct):
+    """Queue, DLQ, the S3 notification and the train function.
+
+    Attributes: `queue`, `dead_letter_queue`, `function` (and `log_group`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+        registry_table: ITable,
+        alerts_topic: ITopic,
+        alerts_key: IKey,
+        code: lambda_.DockerImageCode,
+        code_version: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=names.training_dlq,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=names.training_queue,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        data_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=TRAINING_PREFIX, suffix=".csv"),
+        )
+        self._acknowledge_notifications_handler()
+
+        train = StandardFunction(
+            self,
+            "Train",
+            function_name=names.train_function,
+            description="Validates a training CSV, fits, converts to ONNX, gates and registers",
+            code=code,
+            memory_size=TRAIN_MEMORY_MB,
+            timeout=TRAIN_TIMEOUT,
+            reserved_concurrent_executions=TRAIN_CONCURRENCY,
+            environment={
+                "MODEL_BUCKET": model_bucket.bucket_name,
+                "REGISTRY_TABLE": registry_table.table_name,
+                "ALERTS_TOPIC_ARN": alerts_topic.topic_arn,
+                "EVENT_BUS_NAME": "default",
+                "MAX_TRAINING_FILE_MB": "200",
+                "CODE_VERSION": code_version,
+                # A run left 'running' longer than this (a crashed invocation) may be taken
+                # over: longer than the 15-minute timeout.
+                "RUN_LEASE_SECONDS": "1000",
+                "POWERTOOLS_SERVICE_NAME": "train",
+                "POWERTOOLS_METRICS_NAMESPACE": "ServerlessMlops",
+            },
+        )
+        self.function = train.function
+        self.log_group = train.log_group
+        self.function.add_event_source(
+            event_sources.SqsEventSource(self.queue, batch_size=1, report_batch_item_failures=True)
+        )
+        self._grant(train.role, data_bucket, model_bucket, registry_table, alerts_topic)
+        self._grant_alerts_key(train.role, alerts_key)
+
+    def _acknowledge_notifications_handler(self) -> None:
+        """CDK configures bucket notifications through its own singleton function."""
+        handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is None:
+            raise LookupError(f"aws-cdk-lib no longer creates {NOTIFICATIONS_HANDLER_ID}")
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "aws-cdk-lib's own bucket-notifications handler (runs at deploy only) comes with the "
+            "basic execution policy; its role is not configurable.",
+        )
+
+    def _grant(
+        self,
+        role: iam.IRole,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+        registry_table: ITable,
+        alerts_topic: ITopic,
+    ) -> None:
+        """Least privilege: the training prefix, the models prefix, the table, the topic."""
+        training_objects = data_bucket.arn_for_objects(f"{TRAINING_PREFIX}*")
+        model_objects = model_bucket.arn_for_objects(f"{MODELS_PREFIX}*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTrainingFiles",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[training_objects],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteModelArtifacts",
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                resources=[model_objects],
+            )
+        )
+        # ListBucket makes a missing key a 404 instead of a 403; limited to our prefixes.
+        for sid, bucket, prefix in (
+            ("ListTrainingFiles", data_bucket, TRAINING_PREFIX),
+            ("ListModelArtifacts", model_bucket, MODELS_PREFIX),
+        ):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                )
+            )
+        registry_table.grant_read_write_data(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishAlerts", actions=["sns:Publish"], resources=[alerts_topic.topic_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PutRegistryEvents",
+                actions=["events:PutEvents"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="events", resource="event-bus", resource_name="default"
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            role,
+            bucket_arn_finding(data_bucket, f"/{TRAINING_PREFIX}*"),
+            "Training files have user-chosen names under training/<model>/; read access is "
+            "limited to that prefix (GetObject, GetObjectVersion).",
+        )
+        acknowledge(
+            role,
+            bucket_arn_finding(model_bucket, f"/{MODELS_PREFIX}*"),
+            "Artifacts are written to models/<model>/v<N>/ with N allocated at run time; access "
+            "is limited to the models/ prefix.",
+        )
+
+    def _grant_alerts_key(self, role: iam.IRole, key: IKey) -> None:
+        """Publishing to an SSE-KMS topic needs the data key (SNS encrypts on our behalf)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EncryptAlerts",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+            )
+        )
