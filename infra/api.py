@@ -107,6 +107,8 @@ class PredictionApi(Construct):
                 metrics_enabled=True,
             ),
         )
+        # The stack publishes the URL once, as ApiUrl; drop RestApi's own auto-named output.
+        self.api.node.try_remove_child("Endpoint")
         # The handler validates bodies against the spec (pydantic) and answers 422 with
         # details; without a request model the gateway's body check only admits the request.
         self.validator = self.api.add_request_validator(
