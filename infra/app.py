@@ -71,7 +71,13 @@ def build_app(
 
 def main() -> None:
     app = App()
-    build_app(app, inference_layer_code())
+    # `-c inferenceLayerDir=...` points at another built layer folder (default: `make layer`'s).
+    layer_dir = app.node.try_get_context("inferenceLayerDir")
+    try:
+        layer = inference_layer_code(Path(layer_dir) if layer_dir else INFERENCE_LAYER_DIR)
+    except LayerNotBuiltError as error:
+        raise SystemExit(str(error)) from None
+    build_app(app, layer)
     app.synth()
 
 
