@@ -46,13 +46,15 @@ EXAMPLES: dict[str, Callable[[], bytes]] = {"iris": iris_csv, "diabetes": diabet
 
 
 def broken_iris_csv() -> bytes:
-    """An iris file a careless export could produce: a text value in a numeric column and an
-    unknown-looking header typo. Training must refuse it with both reasons."""
+    """An iris file a careless export could produce: a word in a numeric column, a petal
+    measured in millimetres and a row without its label. Training must refuse it and name
+    all three."""
     lines = iris_csv().decode().splitlines()
-    header = lines[0].replace("petal width (cm)", "petal_width")
-    row = lines[5].split(",")
-    row[0] = "five"
-    return "\n".join([header, *lines[1:5], ",".join(row), *lines[6:]]).encode() + b"\n"
+    for line_index, column, value in ((5, 0, "five"), (40, 2, "45"), (77, 4, "")):
+        cells = lines[line_index].split(",")
+        cells[column] = value
+        lines[line_index] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
 
 
 def write_examples(folder: Path) -> list[Path]:
