@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
@@ -19,6 +20,9 @@ from mlops.serving import PredictionService, load_runtime
 from mlops.settings import PredictSettings
 
 logger = Logger(service="predict")
+# The domain code logs through the standard library; give it the same JSON format and
+# correlation ids.
+copy_config_to_registered_loggers(source_logger=logger, include={"mlops"})
 tracer = Tracer(service="predict")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMlops"),
                   service="predict")

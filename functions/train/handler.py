@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
@@ -29,6 +30,9 @@ from mlops.settings import TrainSettings
 from mlops.training.run import RunOutcome, TrainingDependencies, process_training_object
 
 logger = Logger(service="train")
+# The domain code logs through the standard library; give it the same JSON format and
+# correlation ids.
+copy_config_to_registered_loggers(source_logger=logger, include={"mlops"})
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -89,3 +89,75 @@ def specs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     _load_cached.cache_clear()
     yield folder
     _load_cached.cache_clear()
+
+
+class ServingStack:
+    """A trained, promoted iris model behind the real predict handler (moto in-process)."""
+
+    def __init__(self, training: TrainingStack) -> None:
+        self.training = training
+        self.names = training.resources.names
+
+    def call(self, method: str, path: str, body: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        import copy
+        import json
+
+        from predict.handler import handler
+        from tests.conftest import load_event
+
+        event = copy.deepcopy(load_event("apigw_predict"))
+        event.update({"httpMethod": method, "path": path, "resource": path, "body": body})
+        if headers is not None:
+            event["headers"] = headers
+            event["multiValueHeaders"] = {key: [value] for key, value in headers.items()}
+        response = handler(event, FakeLambdaContext())
+        return int(response["statusCode"]), json.loads(response["body"])
+
+
+class FakeLambdaContext:
+    function_name = "mlops-predict-iris"
+    function_version = "2"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-predict-iris:live"
+    memory_limit_in_mb = 1024
+    aws_request_id = "test"
+    log_group_name = "/aws/lambda/mlops-predict-iris"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def train_and_promote(training: TrainingStack, model: str, body: bytes) -> None:
+    from mlops.registry import RegistryStore
+    from train.handler import handler
+
+    training.upload(f"training/{model}/serving.csv", body)
+    handler(training.receive_event(), FakeLambdaContext())
+    store = RegistryStore(client("dynamodb"), training.resources.names.registry_table)
+    version = store.latest_version_number(model)
+    assert store.set_production(model, version, expected=store.get_pointers(model).production)
+
+
+def pin_predict_environment(monkeypatch: pytest.MonkeyPatch, training: TrainingStack,
+                            model: str, version: int) -> None:
+    from mlops.local.provision import predict_environment
+    from predict import handler as predict_handler
+
+    for key, value in predict_environment(training.resources.names, model).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MODEL_VERSION", str(version))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    predict_handler.reset()
+
+
+@pytest.fixture
+def serving_stack(training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch
+                  ) -> Iterator[ServingStack]:
+    from mlops.examples import iris_csv
+    from predict import handler as predict_handler
+
+    train_and_promote(training_stack, "iris", iris_csv())
+    pin_predict_environment(monkeypatch, training_stack, "iris", 1)
+    yield ServingStack(training_stack)
+    predict_handler.reset()

@@ -15,7 +15,10 @@ import numpy as np
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -69,6 +72,14 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _normalise_content_type(event: dict[str, Any]) -> None:
+    for container in ("headers", "multiValueHeaders"):
+        headers = event.get(container) or {}
+        for key in [k for k in headers if k.lower() == "content-type"]:
+            headers[key] = ("application/json" if container == "headers"
+                            else ["application/json"])
+
+
 class PredictionService:
     """The API of one execution environment, serving the model its runtime loaded."""
 
@@ -100,7 +111,11 @@ class PredictionService:
             if media not in JSON_TYPES:
                 return _error_response(UnsupportedMediaTypeError(
                     f"send the body as application/json (got '{media[:80]}')"))
+            _normalise_content_type(event)  # media types are case-insensitive (RFC 9110)
         body = event.get("body") or ""
+        if not body.strip():
+            return _error_response(MalformedRequestError(
+                "the body is empty; send JSON such as {\"instances\": [{...}]}"))
         if len(body) > self.settings.max_body_bytes:
             return _error_response(PayloadTooLargeError(
                 f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
@@ -184,6 +199,10 @@ class PredictionService:
             return _error_response(SchemaViolationError(
                 f"{'.'.join(first['location'][1:]) or 'body'}: {first['message']}",
                 {"violations": violations}))
+
+        @app.exception_handler(RequestUnsupportedContentType)
+        def unsupported(_: RequestUnsupportedContentType) -> Response[str]:
+            return _error_response(UnsupportedMediaTypeError("send the body as application/json"))
 
         @app.not_found
         def not_found(_: NotFoundError) -> Response[str]:
