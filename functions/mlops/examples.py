@@ -25,8 +25,11 @@ def iris_csv() -> bytes:
     data = load_iris()
     return _csv_bytes(
         [*data.feature_names, "species"],
-        ([*(f"{value:g}" for value in row), data.target_names[label]]
-         for row, label in zip(data.data, data.target, strict=True)))
+        (
+            [*(f"{value:g}" for value in row), data.target_names[label]]
+            for row, label in zip(data.data, data.target, strict=True)
+        ),
+    )
 
 
 def diabetes_csv() -> bytes:

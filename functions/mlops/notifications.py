@@ -17,9 +17,14 @@ class Alerts:
 
     def publish(self, subject: str, body: str, attributes: dict[str, str]) -> None:
         self._sns.publish(
-            TopicArn=self._topic_arn, Subject=subject[:99], Message=body,
-            MessageAttributes={key: {"DataType": "String", "StringValue": value}
-                               for key, value in attributes.items()})
+            TopicArn=self._topic_arn,
+            Subject=subject[:99],
+            Message=body,
+            MessageAttributes={
+                key: {"DataType": "String", "StringValue": value}
+                for key, value in attributes.items()
+            },
+        )
 
 
 class RegistryEvents:
@@ -33,9 +38,17 @@ class RegistryEvents:
         self._bus = bus_name
 
     def emit(self, detail_type: str, detail: dict[str, Any]) -> None:
-        response = self._events.put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": detail_type,
-            "Detail": json.dumps(detail, default=str), "EventBusName": self._bus}])
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, default=str),
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
         if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused the {detail_type} event: "
-                               f"{response['Entries']}")
+            raise RuntimeError(
+                f"EventBridge refused the {detail_type} event: {response['Entries']}"
+            )

@@ -24,16 +24,20 @@ logger = Logger(service="predict")
 # correlation ids.
 copy_config_to_registered_loggers(source_logger=logger, include={"mlops"})
 tracer = Tracer(service="predict")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMlops"),
-                  service="predict")
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMlops"), service="predict"
+)
 _service: PredictionService | None = None
 
 
 def build_service() -> PredictionService:
     """Resolve the pinned version, verify and load its artifact, build the API."""
-    settings = PredictSettings()  # type: ignore[call-arg]
-    runtime = load_runtime(settings, RegistryStore(client("dynamodb"), settings.registry_table),
-                           ArtifactStore(client("s3"), settings.model_bucket))
+    settings = PredictSettings()
+    runtime = load_runtime(
+        settings,
+        RegistryStore(client("dynamodb"), settings.registry_table),
+        ArtifactStore(client("s3"), settings.model_bucket),
+    )
     if runtime.load_problem:
         metrics.add_dimension(name="model", value=settings.model_name)
         metrics.add_metric(name=f"model_{runtime.load_problem}", unit="Count", value=1)
@@ -53,8 +57,9 @@ def reset() -> None:
     _service = None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
-                              clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -27,11 +27,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     function_name, model = properties["FunctionName"], properties["ModelName"]
     physical_id = event.get("PhysicalResourceId") or f"{function_name}:live"
     if event["RequestType"] != "Create":
-        logger.info("no-op: the alias belongs to the rollout code after creation",
-                    extra={"request_type": event["RequestType"], "function": function_name})
+        logger.info(
+            "no-op: the alias belongs to the rollout code after creation",
+            extra={"request_type": event["RequestType"], "function": function_name},
+        )
         return {"PhysicalResourceId": physical_id}
     registry = RegistryStore(client("dynamodb"), os.environ["REGISTRY_TABLE"])
     state = ensure_serving(client("lambda"), registry, function_name, model)
-    return {"PhysicalResourceId": physical_id,
-            "Data": {"FunctionVersion": state.function_version,
-                     "ModelVersion": str(state.model_version)}}
+    return {
+        "PhysicalResourceId": physical_id,
+        "Data": {
+            "FunctionVersion": state.function_version,
+            "ModelVersion": str(state.model_version),
+        },
+    }

@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
@@ -39,7 +40,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def dependencies() -> TrainingDependencies:
     """Adapters built once per execution environment (cleared by tests between backends)."""
-    settings = TrainSettings()  # type: ignore[call-arg]
+    settings = TrainSettings()
     return TrainingDependencies(
         s3=client("s3"),
         registry=RegistryStore(client("dynamodb"), settings.registry_table),
@@ -63,10 +64,15 @@ def objects_in_message(body: str) -> list[SourceObject]:
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         s3 = record["s3"]
-        objects.append(SourceObject(
-            bucket=s3["bucket"]["name"], key=unquote_plus(s3["object"]["key"]),
-            version_id=s3["object"].get("versionId"), etag=s3["object"].get("eTag", ""),
-            size=s3["object"].get("size")))
+        objects.append(
+            SourceObject(
+                bucket=s3["bucket"]["name"],
+                key=unquote_plus(s3["object"]["key"]),
+                version_id=s3["object"].get("versionId"),
+                etag=s3["object"].get("eTag", ""),
+                size=s3["object"].get("size"),
+            )
+        )
     return objects
 
 
@@ -74,13 +80,13 @@ def record_handler(record: SQSRecord) -> list[RunOutcome]:
     outcomes = []
     for source in objects_in_message(record.body):
         outcome = process_training_object(source, dependencies())
-        logger.info("training outcome", extra={"outcome": outcome.__dict__,
-                                               "key": source.key})
+        logger.info("training outcome", extra={"outcome": outcome.__dict__, "key": source.key})
         outcomes.append(outcome)
     return outcomes
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=processor, context=context)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

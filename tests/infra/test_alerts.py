@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from aws_cdk import App, Aws, Stack
 from aws_cdk.assertions import Template
-from mlops.resources import ResourceNames
 
 from infra.alerts import Alerts
+from mlops.resources import ResourceNames
 from tests.infra.conftest import Synthesized
 
 

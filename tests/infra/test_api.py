@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops.spec import load_all_specs
-
 from infra.bundling import MODELS_DIR
 from infra.serving import model_id
+from mlops.spec import load_all_specs
 from tests.infra.conftest import Synthesized
 
 MODELS = sorted(load_all_specs(MODELS_DIR))

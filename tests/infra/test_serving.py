@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mlops.spec import load_all_specs
 
 from infra.bundling import MODELS_DIR
 from infra.capture import CAPTURE_FILTER_PATTERN
+from mlops.spec import load_all_specs
 from tests.infra.conftest import Synthesized
 
 MODELS = sorted(load_all_specs(MODELS_DIR))

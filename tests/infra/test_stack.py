@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import App
-from mlops.spec import load_all_specs
 
 from infra.bundling import MODELS_DIR
 from infra.serving import model_id
 from infra.settings import StackSettings
+from mlops.spec import load_all_specs
 from tests.infra.conftest import Synthesized
 
 BASE_OUTPUTS = {

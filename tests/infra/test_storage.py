@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import Aws
 from aws_cdk.assertions import Match
-from mlops.resources import ResourceNames
 
+from mlops.resources import ResourceNames
 from tests.infra.conftest import Synthesized
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.resources import TRAINING_PREFIX
-
 from infra.training import VISIBILITY_TIMEOUT
+from mlops.resources import TRAINING_PREFIX
 from tests.infra.conftest import Synthesized
 
 # Services whose resources hold or route our data: never `*` actions or `Resource: "*"` there.

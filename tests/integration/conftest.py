@@ -26,8 +26,9 @@ class TrainingStack:
         return self.resources.names.data_bucket
 
     def upload(self, key: str, body: bytes) -> dict[str, Any]:
-        response: dict[str, Any] = client("s3").put_object(Bucket=self.data_bucket, Key=key,
-                                                           Body=body)
+        response: dict[str, Any] = client("s3").put_object(
+            Bucket=self.data_bucket, Key=key, Body=body
+        )
         return response
 
     def receive_event(self) -> dict[str, Any]:
@@ -35,14 +36,18 @@ class TrainingStack:
         sqs = client("sqs")
         messages: list[dict[str, Any]] = []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.resources.training_queue_url,
-                                        MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                        AttributeNames=["All"]).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=self.resources.training_queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
             if not batch:
                 break
             messages.extend(batch)
-        arn = sqs.get_queue_attributes(QueueUrl=self.resources.training_queue_url,
-                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(
+            QueueUrl=self.resources.training_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         return lambda_event_from_messages(messages, arn, "us-east-1")
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -50,16 +55,18 @@ class TrainingStack:
         import json
 
         sqs = client("sqs")
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.resources.outbox_queue_url,
-                                        MaxNumberOfMessages=10).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=self.resources.outbox_queue_url, MaxNumberOfMessages=10
+            ).get("Messages", [])
             if not batch:
                 return found
             for message in batch:
                 found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.resources.outbox_queue_url,
-                                   ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(
+                    QueueUrl=self.resources.outbox_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
 
 
 @pytest.fixture
@@ -67,8 +74,9 @@ def training_stack(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     from train import handler as train_handler
 
     names = local_names()
-    resources = provision({service: client(service)
-                           for service in ("s3", "sqs", "sns", "dynamodb")}, names)
+    resources = provision(
+        {service: client(service) for service in ("s3", "sqs", "sns", "dynamodb")}, names
+    )
     for key, value in resources.train_environment().items():
         monkeypatch.setenv(key, value)
     train_handler.dependencies.cache_clear()
@@ -98,8 +106,9 @@ class ServingStack:
         self.training = training
         self.names = training.resources.names
 
-    def call(self, method: str, path: str, body: str | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    def call(
+        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         import copy
         import json
 
@@ -133,14 +142,15 @@ def train_and_promote(training: TrainingStack, model: str, body: bytes) -> None:
     from train.handler import handler
 
     training.upload(f"training/{model}/serving.csv", body)
-    handler(training.receive_event(), FakeLambdaContext())
+    handler(training.receive_event(), FakeLambdaContext())  # type: ignore[arg-type]
     store = RegistryStore(client("dynamodb"), training.resources.names.registry_table)
     version = store.latest_version_number(model)
     assert store.set_production(model, version, expected=store.get_pointers(model).production)
 
 
-def pin_predict_environment(monkeypatch: pytest.MonkeyPatch, training: TrainingStack,
-                            model: str, version: int) -> None:
+def pin_predict_environment(
+    monkeypatch: pytest.MonkeyPatch, training: TrainingStack, model: str, version: int
+) -> None:
     from mlops.local.provision import predict_environment
     from predict import handler as predict_handler
 
@@ -152,8 +162,9 @@ def pin_predict_environment(monkeypatch: pytest.MonkeyPatch, training: TrainingS
 
 
 @pytest.fixture
-def serving_stack(training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch
-                  ) -> Iterator[ServingStack]:
+def serving_stack(
+    training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServingStack]:
     from mlops.examples import iris_csv
     from predict import handler as predict_handler
 

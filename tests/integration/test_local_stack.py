@@ -46,8 +46,9 @@ def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
-    stack = LocalStack(moto_port=_free_port(), api_port=_free_port(), say=lambda line: None,
-                       poll_seconds=0.2)
+    stack = LocalStack(
+        moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
+    )
     stack.start()
     yield stack
     stack.stop()
@@ -59,14 +60,16 @@ def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
     reset_clients()
 
 
-def _http(stack: LocalStack, method: str, path: str, body: Any = None,
-          key: str | None = "test-key") -> tuple[int, dict[str, Any]]:
+def _http(
+    stack: LocalStack, method: str, path: str, body: Any = None, key: str | None = "test-key"
+) -> tuple[int, dict[str, Any]]:
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["x-api-key"] = key
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{stack.api_url}{path}", data=data, method=method,
-                                     headers=headers)
+    request = urllib.request.Request(
+        f"{stack.api_url}{path}", data=data, method=method, headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status), json.loads(response.read())
@@ -87,14 +90,21 @@ def _dataset_csv(loader_name: str, target: str) -> tuple[str, list[str]]:
 
 
 def test_unseen_dataset_declared_in_a_new_spec_trains_through_mlops_train(
-        local_stack: LocalStack, tmp_path: Path) -> None:
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
     text, features = _dataset_csv("load_wine", "cultivar")
     spec_lines = ['name = "wine"', 'task = "classification"', 'target = "cultivar"', ""]
     for name in features:
         spec_lines += ["[[features]]", f"name = {json.dumps(name)}", 'type = "numeric"', ""]
-    spec_lines += ["[estimator]", 'name = "gradient_boosting_classifier"',
-                   "params = { n_estimators = 50, random_state = 0 }", "",
-                   "[quality_gate]", 'metric = "accuracy"', "threshold = 0.8"]
+    spec_lines += [
+        "[estimator]",
+        'name = "gradient_boosting_classifier"',
+        "params = { n_estimators = 50, random_state = 0 }",
+        "",
+        "[quality_gate]",
+        'metric = "accuracy"',
+        "threshold = 0.8",
+    ]
     specs_dir = Path(os.environ[SPECS_DIR_ENV])
     (specs_dir / "wine.toml").write_text("\n".join(spec_lines) + "\n")
     data_file = tmp_path / "wine.csv"
@@ -109,8 +119,9 @@ def test_unseen_dataset_declared_in_a_new_spec_trains_through_mlops_train(
     assert "registered" in listing.output
 
 
-def test_bad_file_through_cli_shows_reasons_and_exits_nonzero(local_stack: LocalStack,
-                                                              tmp_path: Path) -> None:
+def test_bad_file_through_cli_shows_reasons_and_exits_nonzero(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
     from mlops.examples import broken_iris_csv
 
     bad = tmp_path / "bad.csv"
@@ -129,12 +140,17 @@ def test_bad_file_through_cli_shows_reasons_and_exits_nonzero(local_stack: Local
     assert "training failed for iris" in outbox.read_text()
 
 
-def test_api_serves_after_promotion_and_honours_the_api_key(local_stack: LocalStack,
-                                                            tmp_path: Path) -> None:
+def test_api_serves_after_promotion_and_honours_the_api_key(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
     from mlops.examples import iris_csv
 
-    row = {"sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "petal length (cm)": 5.2,
-           "petal width (cm)": 2.3}
+    row = {
+        "sepal length (cm)": 6.7,
+        "sepal width (cm)": 3.0,
+        "petal length (cm)": 5.2,
+        "petal width (cm)": 2.3,
+    }
     assert _http(local_stack, "GET", "/models/iris")[1]["error"]["code"] == "no_production_model"
     data_file = tmp_path / "iris.csv"
     data_file.write_bytes(iris_csv())
@@ -147,10 +163,13 @@ def test_api_serves_after_promotion_and_honours_the_api_key(local_stack: LocalSt
 
     status, body = _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]})
     assert (status, body["predictions"], body["model_version"]) == (200, ["virginica"], 1)
-    assert _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]},
-                 key=None)[0] == 403
-    assert _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]},
-                 key="wrong")[0] == 403
+    assert (
+        _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]}, key=None)[0] == 403
+    )
+    assert (
+        _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]}, key="wrong")[0]
+        == 403
+    )
     status, body = _http(local_stack, "GET", "/models/ghost")
     assert (status, body["error"]["code"]) == (404, "not_found")
     status, body = _http(local_stack, "POST", "/models/iris/predict", {"instances": [{}]})

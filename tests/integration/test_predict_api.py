@@ -9,10 +9,18 @@ import pytest
 from mlops.clients import client
 from tests.integration.conftest import ServingStack, pin_predict_environment
 
-SETOSA = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4,
-          "petal width (cm)": 0.2}
-VIRGINICA = {"sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "petal length (cm)": 5.2,
-             "petal width (cm)": 2.3}
+SETOSA = {
+    "sepal length (cm)": 5.1,
+    "sepal width (cm)": 3.5,
+    "petal length (cm)": 1.4,
+    "petal width (cm)": 0.2,
+}
+VIRGINICA = {
+    "sepal length (cm)": 6.7,
+    "sepal width (cm)": 3.0,
+    "petal length (cm)": 5.2,
+    "petal width (cm)": 2.3,
+}
 JSON_HEADERS = {"Content-Type": "application/json", "x-api-key": "k"}
 
 
@@ -22,7 +30,8 @@ def predict(stack: ServingStack, body: object, **kwargs: object) -> tuple[int, d
 
 
 def test_predict_returns_labels_probabilities_version_and_request_id(
-        serving_stack: ServingStack) -> None:
+    serving_stack: ServingStack,
+) -> None:
     status, body = predict(serving_stack, {"instances": [SETOSA, VIRGINICA]})
     assert status == 200
     assert body["predictions"] == ["setosa", "virginica"]
@@ -39,7 +48,8 @@ def test_null_numeric_is_imputed(serving_stack: ServingStack) -> None:
 
 
 def test_describe_reports_serving_version_schema_metrics_and_lineage(
-        serving_stack: ServingStack) -> None:
+    serving_stack: ServingStack,
+) -> None:
     status, body = serving_stack.call("GET", "/models/iris")
     assert status == 200
     assert body["version"] == 1 and body["status"] == "production"
@@ -49,22 +59,33 @@ def test_describe_reports_serving_version_schema_metrics_and_lineage(
     assert len(body["artifact_sha256"]) == 64 and body["trained_at"]
 
 
-def test_feedback_is_accepted(serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
-                              ) -> None:
-    status, body = serving_stack.call("POST", "/models/iris/feedback", json.dumps(
-        {"feedback": [{"request_id": "abc", "row": 0, "actual": "setosa"}]}))
+def test_feedback_is_accepted(
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, body = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": "setosa"}]}),
+    )
     assert status == 202 and body == {"accepted": 1}
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-             if '"capture":true' in line]
+    lines = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"capture":true' in line
+    ]
     assert lines[-1]["kind"] == "feedback"
     assert lines[-1]["feedback"][0]["actual"] == "setosa"
 
 
 def test_every_prediction_is_captured_with_id_version_and_outputs(
-        serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]) -> None:
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
     predict(serving_stack, {"instances": [SETOSA]})
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-               if '"capture":true' in line]
+    records = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"capture":true' in line
+    ]
     assert records[-1]["kind"] == "prediction"
     assert records[-1]["model_version"] == 1
     assert records[-1]["outputs"] == ["setosa"]
@@ -75,50 +96,69 @@ def test_openapi_document_describes_the_routes(serving_stack: ServingStack) -> N
     status, document = serving_stack.call("GET", "/openapi.json")
     assert status == 200
     paths = document["paths"]
-    assert set(paths) == {"/models/{model}/predict", "/models/{model}",
-                          "/models/{model}/feedback"}
+    assert set(paths) == {"/models/{model}/predict", "/models/{model}", "/models/{model}/feedback"}
     responses = paths["/models/{model}/predict"]["post"]["responses"]
     assert {"200", "400", "404", "413", "415", "422", "503"} <= set(responses)
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ("{not json", 400, "malformed_json"),
-    ("", 400, "malformed_json"),
-    ("[]", 422, "schema_violation"),
-    ('{"instances": []}', 422, "schema_violation"),
-    ('{"instances": [1]}', 422, "schema_violation"),
-    ('{"rows": []}', 422, "schema_violation"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "malformed_json"),
+        ("", 400, "malformed_json"),
+        ("[]", 422, "schema_violation"),
+        ('{"instances": []}', 422, "schema_violation"),
+        ('{"instances": [1]}', 422, "schema_violation"),
+        ('{"rows": []}', 422, "schema_violation"),
+    ],
+)
 def test_malformed_bodies_are_4xx_with_the_error_contract(
-        serving_stack: ServingStack, body: str, status: int, code: str) -> None:
+    serving_stack: ServingStack, body: str, status: int, code: str
+) -> None:
     got_status, got = predict(serving_stack, body)
     assert (got_status, got["error"]["code"]) == (status, code)
     assert set(got["error"]) == {"code", "message", "details"}
 
 
 def test_schema_violation_names_field_and_row(serving_stack: ServingStack) -> None:
-    status, body = predict(serving_stack, {"instances": [
-        SETOSA, {**SETOSA, "petal width (cm)": 99}, {**SETOSA, "colour": "red"},
-        {k: v for k, v in SETOSA.items() if k != "sepal length (cm)"},
-        {**SETOSA, "sepal width (cm)": "wide"}]})
+    status, body = predict(
+        serving_stack,
+        {
+            "instances": [
+                SETOSA,
+                {**SETOSA, "petal width (cm)": 99},
+                {**SETOSA, "colour": "red"},
+                {k: v for k, v in SETOSA.items() if k != "sepal length (cm)"},
+                {**SETOSA, "sepal width (cm)": "wide"},
+            ]
+        },
+    )
     assert status == 422
     violations = body["error"]["details"]["violations"]
     assert {"row": 1, "field": "petal width (cm)", "message": "99.0 is outside [0, 20]"} in (
-        violations)
+        violations
+    )
     assert {(v["row"], v["field"]) for v in violations} >= {
-        (1, "petal width (cm)"), (2, "colour"), (3, "sepal length (cm)"),
-        (4, "sepal width (cm)")}
+        (1, "petal width (cm)"),
+        (2, "colour"),
+        (3, "sepal length (cm)"),
+        (4, "sepal width (cm)"),
+    }
     assert body["error"]["message"].startswith("row 1, field 'petal width (cm)'")
 
 
 def test_wrong_content_type_is_415(serving_stack: ServingStack) -> None:
-    status, body = predict(serving_stack, {"instances": [SETOSA]},
-                           headers={"Content-Type": "text/csv", "x-api-key": "k"})
+    status, body = predict(
+        serving_stack,
+        {"instances": [SETOSA]},
+        headers={"Content-Type": "text/csv", "x-api-key": "k"},
+    )
     assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
 
 
-def test_body_over_the_limit_is_413(serving_stack: ServingStack,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_body_over_the_limit_is_413(
+    serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from predict import handler as predict_handler
 
     monkeypatch.setenv("MAX_BODY_BYTES", "200")
@@ -135,22 +175,27 @@ def test_too_many_rows_is_413(serving_stack: ServingStack) -> None:
 
 
 def test_unknown_model_is_404(serving_stack: ServingStack) -> None:
-    status, body = serving_stack.call("POST", "/models/other/predict",
-                                      json.dumps({"instances": [SETOSA]}))
+    status, body = serving_stack.call(
+        "POST", "/models/other/predict", json.dumps({"instances": [SETOSA]})
+    )
     assert (status, body["error"]["code"]) == (404, "model_not_found")
     assert serving_stack.call("GET", "/nothing/here")[0] == 404
 
 
-def test_no_production_model_is_503(serving_stack: ServingStack,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_production_model_is_503(
+    serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pin_predict_environment(monkeypatch, serving_stack.training, "iris", 0)
     status, body = predict(serving_stack, {"instances": [SETOSA]})
     assert (status, body["error"]["code"]) == (503, "no_production_model")
 
 
 def test_tampered_artifact_is_refused_with_503_metric_and_log(
-        serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    serving_stack: ServingStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     bucket = serving_stack.names.model_bucket
     client("s3").put_object(Bucket=bucket, Key="models/iris/v1/model.onnx", Body=b"tampered")
     from mlops.registry import RegistryStore
@@ -161,15 +206,24 @@ def test_tampered_artifact_is_refused_with_503_metric_and_log(
     store = RegistryStore(client("dynamodb"), serving_stack.names.registry_table)
     version = store.get_version("iris", 1)
     tampered_id = client("s3").head_object(Bucket=bucket, Key="models/iris/v1/model.onnx")[
-        "VersionId"]
+        "VersionId"
+    ]
     assert tampered_id != version.model_artifact.version_id
     record = version.model_copy(deep=True)
     record.artifacts["model.onnx"].version_id = tampered_id
     from mlops.registry.store import _model_pk, _to_item, _version_sk
 
-    client("dynamodb").put_item(TableName=serving_stack.names.registry_table, Item=_to_item({
-        "pk": _model_pk("iris"), "sk": _version_sk(1), "kind": "version",
-        **record.model_dump(mode="json")}))
+    client("dynamodb").put_item(
+        TableName=serving_stack.names.registry_table,
+        Item=_to_item(
+            {
+                "pk": _model_pk("iris"),
+                "sk": _version_sk(1),
+                "kind": "version",
+                **record.model_dump(mode="json"),
+            }
+        ),
+    )
     pin_predict_environment(monkeypatch, serving_stack.training, "iris", 1)
     status, body = predict(serving_stack, {"instances": [SETOSA]})
     assert (status, body["error"]["code"]) == (503, "model_unavailable")
@@ -178,8 +232,9 @@ def test_tampered_artifact_is_refused_with_503_metric_and_log(
     assert any("refusing to serve iris v1" in r.getMessage() for r in caplog.records)
 
 
-def test_missing_artifact_is_503_not_a_crash(serving_stack: ServingStack,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_artifact_is_503_not_a_crash(
+    serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pin_predict_environment(monkeypatch, serving_stack.training, "iris", 7)
     status, body = predict(serving_stack, {"instances": [SETOSA]})
     assert (status, body["error"]["code"]) == (503, "model_unavailable")

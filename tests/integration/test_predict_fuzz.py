@@ -11,28 +11,49 @@ from hypothesis import strategies as st
 from tests.integration.conftest import ServingStack
 
 FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
-ERROR_CODES = {400: "malformed_json", 404: "model_not_found", 413: "payload_too_large",
-               415: "unsupported_media_type", 422: "schema_violation"}
+ERROR_CODES = {
+    400: "malformed_json",
+    404: "model_not_found",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "schema_violation",
+}
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=4),
-    max_leaves=12)
-feature_values = (st.none() | st.booleans() | st.integers() | st.floats()
-                  | st.text(max_size=10) | st.lists(st.integers(), max_size=2))
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+feature_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=10)
+    | st.lists(st.integers(), max_size=2)
+)
 rows = st.dictionaries(st.sampled_from([*FEATURES, "colour", ""]), feature_values, max_size=6)
-near_valid = st.builds(lambda instances: {"instances": instances},
-                       st.lists(rows | json_values, max_size=5))
+near_valid = st.builds(
+    lambda instances: {"instances": instances}, st.lists(rows | json_values, max_size=5)
+)
 bodies = st.one_of(
     st.text(max_size=200),
     json_values.map(lambda value: json.dumps(value)),
     near_valid.map(lambda value: json.dumps(value, allow_nan=True)),
     st.binary(max_size=100).map(lambda raw: raw.decode("latin-1")),
 )
-content_types = st.sampled_from(["application/json", "application/json; charset=utf-8",
-                                 "text/plain", "", "APPLICATION/JSON", "multipart/form-data"])
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "",
+        "APPLICATION/JSON",
+        "multipart/form-data",
+    ]
+)
 
 
 def _check(status: int, body: dict[str, Any]) -> None:
@@ -47,18 +68,27 @@ def _check(status: int, body: dict[str, Any]) -> None:
         assert len(body["predictions"]) == len(body["probabilities"])
 
 
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(body=bodies, content_type=content_types)
 def test_no_body_gets_a_5xx(serving_stack: ServingStack, body: str, content_type: str) -> None:
     status, answer = serving_stack.call(
-        "POST", "/models/iris/predict", body,
-        headers={"Content-Type": content_type, "x-api-key": "k"})
+        "POST",
+        "/models/iris/predict",
+        body,
+        headers={"Content-Type": content_type, "x-api-key": "k"},
+    )
     _check(status, answer)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(body=bodies)
 def test_no_feedback_body_gets_a_5xx(serving_stack: ServingStack, body: str) -> None:
     status, answer = serving_stack.call("POST", "/models/iris/feedback", body)

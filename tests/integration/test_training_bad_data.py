@@ -26,7 +26,7 @@ def _join(lines: list[str]) -> bytes:
 def _replace_cell(lines: list[str], line_index: int, column: int, value: str) -> list[str]:
     cells = lines[line_index].split(",")
     cells[column] = value
-    return [*lines[:line_index], ",".join(cells), *lines[line_index + 1:]]
+    return [*lines[:line_index], ",".join(cells), *lines[line_index + 1 :]]
 
 
 def empty() -> bytes:
@@ -112,11 +112,16 @@ CASES: list[tuple[str, str, Callable[[], bytes], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("model", "code", "make_file", "fragment"), CASES,
-                         ids=[case[1] for case in CASES])
+@pytest.mark.parametrize(
+    ("model", "code", "make_file", "fragment"), CASES, ids=[case[1] for case in CASES]
+)
 def test_bad_file_fails_its_run_with_reason_and_alert(
-        training_stack: TrainingStack, model: str, code: str, make_file: Callable[[], bytes],
-        fragment: str) -> None:
+    training_stack: TrainingStack,
+    model: str,
+    code: str,
+    make_file: Callable[[], bytes],
+    fragment: str,
+) -> None:
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
     training_stack.upload(f"training/{model}/bad.csv", make_file())
     result = run_handler(training_stack.receive_event())
@@ -133,8 +138,9 @@ def test_bad_file_fails_its_run_with_reason_and_alert(
     assert fragment in alert["Message"]
 
 
-def test_file_too_large_is_refused_before_download(training_stack: TrainingStack,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_too_large_is_refused_before_download(
+    training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAX_TRAINING_FILE_MB", "0.001")
     train_handler.dependencies.cache_clear()
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)

@@ -31,8 +31,7 @@ def registry(stack: TrainingStack) -> RegistryStore:
 
 
 def run_handler(event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = handler(event, FakeContext())  # type: ignore[arg-type]
-    return result
+    return dict(handler(event, FakeContext()))  # type: ignore[arg-type]
 
 
 def test_upload_trains_and_registers_with_matching_sha256(training_stack: TrainingStack) -> None:
@@ -44,8 +43,13 @@ def test_upload_trains_and_registers_with_matching_sha256(training_stack: Traini
     assert version.status == "registered"
     assert version.metrics["f1_macro"] is not None and version.metrics["f1_macro"] > 0.85
     assert version.parity["max_abs_difference"] < 1e-4
-    body = client("s3").get_object(Bucket=training_stack.resources.names.model_bucket,
-                                   Key="models/iris/v1/model.onnx")["Body"].read()
+    body = (
+        client("s3")
+        .get_object(
+            Bucket=training_stack.resources.names.model_bucket, Key="models/iris/v1/model.onnx"
+        )["Body"]
+        .read()
+    )
     assert hashlib.sha256(body).hexdigest() == version.model_artifact.sha256
     for name in ("baseline.json", "metrics.json", "card.md"):
         assert name in version.artifacts
@@ -105,11 +109,13 @@ def test_concurrent_uploads_get_distinct_versions(training_stack: TrainingStack)
 
 
 def test_registration_emits_registered_event_consumable_by_rollout(
-        training_stack: TrainingStack) -> None:
+    training_stack: TrainingStack,
+) -> None:
     sqs, events = client("sqs"), client("events")
     queue_url = sqs.create_queue(QueueName="registry-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+        "Attributes"
+    ]["QueueArn"]
     events.put_rule(Name="registry", EventPattern=json.dumps({"source": ["serverless-mlops"]}))
     events.put_targets(Rule="registry", Targets=[{"Id": "q", "Arn": queue_arn}])
     training_stack.upload("training/iris/e.csv", iris_csv())
@@ -121,8 +127,9 @@ def test_registration_emits_registered_event_consumable_by_rollout(
     assert detail["model"] == "iris" and detail["version"] == 1
 
 
-def test_champion_challenger_rejects_a_worse_candidate(training_stack: TrainingStack,
-                                                       specs_dir: Path) -> None:
+def test_champion_challenger_rejects_a_worse_candidate(
+    training_stack: TrainingStack, specs_dir: Path
+) -> None:
     store = registry(training_stack)
     training_stack.upload("training/iris/good.csv", iris_csv())
     run_handler(training_stack.receive_event())
@@ -131,10 +138,15 @@ def test_champion_challenger_rejects_a_worse_candidate(training_stack: TrainingS
     # The spec now asks for a one-split stump with a low floor: it clears the floor but loses
     # to production, scored on the same held-out rows (same data, same seed, same split).
     spec_file = specs_dir / "iris.toml"
-    weak = spec_file.read_text().replace(
-        'name = "random_forest_classifier"\nparams = { n_estimators = 100, max_depth = 6, '
-        'random_state = 0 }', 'name = "decision_tree_classifier"\nparams = { max_depth = 1 }'
-    ).replace("threshold = 0.85", "threshold = 0.3")
+    weak = (
+        spec_file.read_text()
+        .replace(
+            'name = "random_forest_classifier"\nparams = { n_estimators = 100, max_depth = 6, '
+            "random_state = 0 }",
+            'name = "decision_tree_classifier"\nparams = { max_depth = 1 }',
+        )
+        .replace("threshold = 0.85", "threshold = 0.3")
+    )
     assert weak != spec_file.read_text()
     spec_file.write_text(weak)
     _load_cached.cache_clear()

@@ -12,15 +12,20 @@ from mlops.training.trainer import fit_candidate
 
 def _spec(estimator: str, task: str) -> ModelSpec:
     metric = "f1_macro" if task == "classification" else "r2"
-    return ModelSpec.model_validate({
-        "name": "probe", "task": task, "target": "y",
-        "features": [{"name": "a b (cm)", "type": "numeric"},
-                     {"name": "c[0]", "type": "numeric", "min": -10, "max": 10},
-                     {"name": "colour", "type": "categorical",
-                      "categories": ["red", "green", "blue"]}],
-        "estimator": {"name": estimator, "params": {}},
-        "quality_gate": {"metric": metric, "threshold": 0.0},
-    })
+    return ModelSpec.model_validate(
+        {
+            "name": "probe",
+            "task": task,
+            "target": "y",
+            "features": [
+                {"name": "a b (cm)", "type": "numeric"},
+                {"name": "c[0]", "type": "numeric", "min": -10, "max": 10},
+                {"name": "colour", "type": "categorical", "categories": ["red", "green", "blue"]},
+            ],
+            "estimator": {"name": estimator, "params": {}},
+            "quality_gate": {"metric": metric, "threshold": 0.0},
+        }
+    )
 
 
 def _data(task: str) -> TrainingData:
@@ -57,9 +62,12 @@ def test_allow_listed_estimator_trains_converts_and_passes_parity(key: str) -> N
 def test_integer_labels_stay_integers() -> None:
     data = _data("classification")
     labels = np.array([{"high": "2", "mid": "1", "low": "0"}[v] for v in data.target], dtype=object)
-    candidate = fit_candidate(_spec("logistic_regression", "classification"),
-                              TrainingData(data.numeric, data.categorical, labels, {}))
+    candidate = fit_candidate(
+        _spec("logistic_regression", "classification"),
+        TrainingData(data.numeric, data.categorical, labels, {}),
+    )
     assert candidate.classes == [0, 1, 2]
-    prediction = candidate.model.predict(candidate.held_out.numeric.astype(np.float32),
-                                         candidate.held_out.categorical)
+    prediction = candidate.model.predict(
+        candidate.held_out.numeric.astype(np.float32), candidate.held_out.categorical
+    )
     assert prediction.outputs.dtype == np.int64

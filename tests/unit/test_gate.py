@@ -10,10 +10,16 @@ from mlops.training.gate import decide
 
 def _spec(metric: str, task: str, threshold: float, margin: float) -> ModelSpec:
     estimator = "logistic_regression" if task == "classification" else "ridge"
-    return ModelSpec.model_validate({
-        "name": "m", "task": task, "target": "y", "features": [{"name": "x", "type": "numeric"}],
-        "estimator": {"name": estimator},
-        "quality_gate": {"metric": metric, "threshold": threshold, "max_regression": margin}})
+    return ModelSpec.model_validate(
+        {
+            "name": "m",
+            "task": task,
+            "target": "y",
+            "features": [{"name": "x", "type": "numeric"}],
+            "estimator": {"name": estimator},
+            "quality_gate": {"metric": metric, "threshold": threshold, "max_regression": margin},
+        }
+    )
 
 
 def test_first_model_needs_only_the_floor() -> None:

@@ -21,15 +21,24 @@ from mlops.clients import client
 from mlops.registry import RegistryStore, TrainingRun
 from mlops.spec import ESTIMATORS, ModelSpec, SpecError, default_specs_dir, parse_spec
 
-app = typer.Typer(help="serverless-mlops: from a CSV in S3 to a canary-released ONNX API.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-spec_app = typer.Typer(help="Model specs: schema, validation, allowed estimators.",
-                       no_args_is_help=True)
+app = typer.Typer(
+    help="serverless-mlops: from a CSV in S3 to a canary-released ONNX API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+spec_app = typer.Typer(
+    help="Model specs: schema, validation, allowed estimators.", no_args_is_help=True
+)
 app.add_typer(spec_app, name="spec")
 console = Console()
-StackOption = Annotated[str | None, typer.Option(
-    "--stack", help="Deployed CloudFormation stack name (default: $MLOPS_STACK, else the "
-    "running local stack).")]
+StackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack",
+        help="Deployed CloudFormation stack name (default: $MLOPS_STACK, else the "
+        "running local stack).",
+    ),
+]
 
 
 def _target(stack: str | None) -> Target:
@@ -45,24 +54,35 @@ def _registry(target: Target) -> RegistryStore:
 
 
 @app.command()
-def local(port: Annotated[int, typer.Option(help="Port of the prediction API.")] = 8080,
-          moto_port: Annotated[int, typer.Option(help="Port of moto's AWS endpoint.")] = 5055,
-          host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
-          ) -> None:
+def local(
+    port: Annotated[int, typer.Option(help="Port of the prediction API.")] = 8080,
+    moto_port: Annotated[int, typer.Option(help="Port of moto's AWS endpoint.")] = 5055,
+    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+) -> None:
     """Run the whole stack locally (moto on loopback) until Ctrl-C."""
     from mlops.local.stack import LocalStack
 
-    stack = LocalStack(host=host, moto_port=moto_port, api_port=port,
-                       say=lambda line: console.print(line, markup=False, highlight=False))
+    stack = LocalStack(
+        host=host,
+        moto_port=moto_port,
+        api_port=port,
+        say=lambda line: console.print(line, markup=False, highlight=False),
+    )
     with console.status("starting moto and creating the stack's resources..."):
         state = stack.start()
     names = stack.names
-    console.print(f"[bold green]local stack up[/bold green]  AWS endpoint {state.endpoint_url}"
-                  f"  API {state.api_url}")
+    console.print(
+        f"[bold green]local stack up[/bold green]  AWS endpoint {state.endpoint_url}"
+        f"  API {state.api_url}"
+    )
     console.print(f"  data bucket   s3://{names.data_bucket}/training/<model>/")
-    console.print(f"  API key       {state.api_key}   (header x-api-key; also in .mlops/local.json)")
-    console.print(f"  try: mlops train iris data/iris.csv  |  aws --endpoint-url "
-                  f"{state.endpoint_url} s3 cp FILE s3://{names.data_bucket}/training/iris/x.csv")
+    console.print(
+        f"  API key       {state.api_key}   (header x-api-key; also in .mlops/local.json)"
+    )
+    console.print(
+        f"  try: mlops train iris data/iris.csv  |  aws --endpoint-url "
+        f"{state.endpoint_url} s3 cp FILE s3://{names.data_bucket}/training/iris/x.csv"
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.wait()
@@ -77,11 +97,13 @@ def _run_for_key(registry: RegistryStore, model: str, key: str) -> TrainingRun |
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="Model name (models/<name>.toml).")],
-          file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-          stack: StackOption = None,
-          wait: Annotated[bool, typer.Option(help="Wait for the outcome.")] = True,
-          timeout: Annotated[int, typer.Option(help="Seconds to wait.")] = 900) -> None:
+def train(
+    model: Annotated[str, typer.Argument(help="Model name (models/<name>.toml).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    stack: StackOption = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the outcome.")] = True,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait.")] = 900,
+) -> None:
     """Upload FILE as training data for MODEL, then wait for and print the outcome."""
     target = _target(stack)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -94,8 +116,7 @@ def train(model: Annotated[str, typer.Argument(help="Model name (models/<name>.t
     registry = _registry(target)
     deadline = time.monotonic() + timeout
     run: TrainingRun | None = None
-    with console.status("waiting for the training run (validate, fit, convert, parity, "
-                        "gate)..."):
+    with console.status("waiting for the training run (validate, fit, convert, parity, gate)..."):
         while time.monotonic() < deadline:
             run = _run_for_key(registry, model, key)
             if run is not None and run.status != "running":
@@ -111,8 +132,10 @@ def train(model: Annotated[str, typer.Argument(help="Model name (models/<name>.t
 
 def _print_run(registry: RegistryStore, run: TrainingRun) -> None:
     colour = {"registered": "green", "rejected": "yellow", "failed": "red"}.get(run.status, "")
-    console.print(f"[bold {colour}]{run.model}: {run.status}[/bold {colour}]"
-                  + (f" as v{run.version}" if run.version else ""))
+    console.print(
+        f"[bold {colour}]{run.model}: {run.status}[/bold {colour}]"
+        + (f" as v{run.version}" if run.version else "")
+    )
     if run.status == "failed":
         for problem in run.problems:
             console.print(f"  - [{problem.code}] {problem.message}", markup=False)
@@ -125,14 +148,18 @@ def _print_run(registry: RegistryStore, run: TrainingRun) -> None:
         table.add_row(name, "-" if value is None else f"{value:.4f}")
     console.print(table)
     console.print(f"  gate: {version.comparison.get('reason')}")
-    console.print(f"  parity: max difference {version.parity.get('max_abs_difference', 0):.1e} "
-                  f"over {version.parity.get('rows')} held-out rows")
+    console.print(
+        f"  parity: max difference {version.parity.get('max_abs_difference', 0):.1e} "
+        f"over {version.parity.get('rows')} held-out rows"
+    )
     console.print(f"  artifact sha256 {version.model_artifact.sha256}")
 
 
 @app.command()
-def models(model: Annotated[str | None, typer.Argument(help="Show one model in detail.")] = None,
-           stack: StackOption = None) -> None:
+def models(
+    model: Annotated[str | None, typer.Argument(help="Show one model in detail.")] = None,
+    stack: StackOption = None,
+) -> None:
     """Models, versions, status, metrics and lineage."""
     target = _target(stack)
     registry = _registry(target)
@@ -143,30 +170,46 @@ def models(model: Annotated[str | None, typer.Argument(help="Show one model in d
             versions = registry.list_versions(name)
             runs = registry.list_runs(name)
             latest = versions[-1] if versions else None
-            table.add_row(name, _v(pointers.production), _v(pointers.canary), str(len(versions)),
-                          f"v{latest.version} {latest.status}" if latest else "-",
-                          f"{runs[0].status} {runs[0].started_at[:19]}" if runs else "-")
+            table.add_row(
+                name,
+                _v(pointers.production),
+                _v(pointers.canary),
+                str(len(versions)),
+                f"v{latest.version} {latest.status}" if latest else "-",
+                f"{runs[0].status} {runs[0].started_at[:19]}" if runs else "-",
+            )
         console.print(table)
         return
     pointers = registry.get_pointers(model)
-    console.print(f"[bold]{model}[/bold]  production {_v(pointers.production)}  canary "
-                  f"{_v(pointers.canary)}")
-    versions = Table("version", "status", "metrics", "created", "data", "sha256",
-                     title="versions")
+    console.print(
+        f"[bold]{model}[/bold]  production {_v(pointers.production)}  canary {_v(pointers.canary)}"
+    )
+    version_table = Table(
+        "version", "status", "metrics", "created", "data", "sha256", title="versions"
+    )
     for version in registry.list_versions(model):
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(version.metrics.items())
-                            if v is not None)
+        metrics = ", ".join(
+            f"{k} {v:.3f}" for k, v in sorted(version.metrics.items()) if v is not None
+        )
         lineage = version.lineage
-        versions.add_row(f"v{version.version}", version.status, metrics, version.created_at[:19],
-                         f"{lineage.get('data_key')} ({lineage.get('data_rows')} rows)",
-                         version.model_artifact.sha256[:12] if version.artifacts else "-")
-    console.print(versions)
-    runs = Table("run", "status", "started", "file", "outcome", title="training runs")
+        version_table.add_row(
+            f"v{version.version}",
+            version.status,
+            metrics,
+            version.created_at[:19],
+            f"{lineage.get('data_key')} ({lineage.get('data_rows')} rows)",
+            version.model_artifact.sha256[:12] if version.artifacts else "-",
+        )
+    console.print(version_table)
+    run_table = Table("run", "status", "started", "file", "outcome", title="training runs")
     for run in registry.list_runs(model)[:10]:
-        outcome = (f"v{run.version}" if run.version else
-                   "; ".join(f"[{p.code}] {p.message}" for p in run.problems))
-        runs.add_row(run.run_id[:8], run.status, run.started_at[:19], run.source.key, outcome)
-    console.print(runs)
+        outcome = (
+            f"v{run.version}"
+            if run.version
+            else "; ".join(f"[{p.code}] {p.message}" for p in run.problems)
+        )
+        run_table.add_row(run.run_id[:8], run.status, run.started_at[:19], run.source.key, outcome)
+    console.print(run_table)
 
 
 def _v(version: int | None) -> str:
@@ -181,19 +224,25 @@ def promote(model: str, version: int, stack: StackOption = None) -> None:
 
     target = _target(stack)
     try:
-        state = promote_version(_registry(target), client("lambda"),
-                                target.predict_function(model), model, version)
+        state = promote_version(
+            _registry(target), client("lambda"), target.predict_function(model), model, version
+        )
     except (RegistryError, TargetError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
-    console.print(f"[green]{model} v{state.model_version} is in production[/green] "
-                  f"({state.function_name}:live -> version {state.function_version})")
+    console.print(
+        f"[green]{model} v{state.model_version} is in production[/green] "
+        f"({state.function_name}:live -> version {state.function_version})"
+    )
 
 
 def _post(target: Target, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(  # noqa: S310 - the target's own API URL
-        f"{target.api_url}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "x-api-key": target.api_key})
+        f"{target.api_url}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "x-api-key": target.api_key},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return int(response.status), json.loads(response.read())
@@ -211,13 +260,24 @@ def _coerce(value: str) -> float | str | None:
 
 
 @app.command()
-def predict(model: str,
-            json_body: Annotated[str | None, typer.Option("--json", help="Instances as JSON: "
-                                 "an object, a list of objects or {\"instances\": [...]}.")] = None,
-            csv_file: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False,
-                                help="A CSV with a header of feature names.")] = None,
-            batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
-            stack: StackOption = None) -> None:
+def predict(
+    model: str,
+    json_body: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            help='Instances as JSON: an object, a list of objects or {"instances": [...]}.',
+        ),
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", exists=True, dir_okay=False, help="A CSV with a header of feature names."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
+    stack: StackOption = None,
+) -> None:
     """Send rows to MODEL's prediction API and print the answers as a table."""
     target = _target(stack)
     if (json_body is None) == (csv_file is None):
@@ -225,20 +285,27 @@ def predict(model: str,
         raise typer.Exit(2)
     if json_body is not None:
         parsed = json.loads(json_body)
-        instances = (parsed["instances"] if isinstance(parsed, dict) and "instances" in parsed
-                     else parsed if isinstance(parsed, list) else [parsed])
+        instances = (
+            parsed["instances"]
+            if isinstance(parsed, dict) and "instances" in parsed
+            else parsed
+            if isinstance(parsed, list)
+            else [parsed]
+        )
     else:
         assert csv_file is not None
         with csv_file.open(newline="", encoding="utf-8-sig") as handle:
             instances = [{k: _coerce(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     table = Table("row", "prediction", "probabilities", "version", title=f"{model} predictions")
     for start in range(0, len(instances), batch_size):
-        status, answer = _post(target, f"/models/{model}/predict",
-                               {"instances": instances[start:start + batch_size]})
+        status, answer = _post(
+            target, f"/models/{model}/predict", {"instances": instances[start : start + batch_size]}
+        )
         if status != 200:
             error = answer.get("error", answer)
-            console.print(f"[red]{status} {error.get('code')}: {error.get('message')}[/red]",
-                          highlight=False)
+            console.print(
+                f"[red]{status} {error.get('code')}: {error.get('message')}[/red]", highlight=False
+            )
             for violation in error.get("details", {}).get("violations", [])[:10]:
                 console.print(f"  - {violation}", markup=False)
             raise typer.Exit(1)
@@ -247,10 +314,10 @@ def predict(model: str,
             probabilities = ""
             if classes:
                 row = answer["probabilities"][offset]
-                probabilities = ", ".join(f"{c}={p:.3f}" for c, p in zip(classes, row,
-                                                                         strict=True))
-            table.add_row(str(start + offset), str(prediction), probabilities,
-                          f"v{answer['model_version']}")
+                probabilities = ", ".join(f"{c}={p:.3f}" for c, p in zip(classes, row, strict=True))
+            table.add_row(
+                str(start + offset), str(prediction), probabilities, f"v{answer['model_version']}"
+            )
     console.print(table)
 
 
@@ -271,8 +338,10 @@ def spec_validate(files: Annotated[list[Path] | None, typer.Argument()] = None) 
         try:
             spec = parse_spec(path)
             build_estimator(spec)
-            console.print(f"[green]ok[/green] {path} ({spec.task}, {len(spec.features)} "
-                          f"features, {spec.estimator.name})")
+            console.print(
+                f"[green]ok[/green] {path} ({spec.task}, {len(spec.features)} "
+                f"features, {spec.estimator.name})"
+            )
         except SpecError as error:
             failed = True
             console.print(f"[red]invalid[/red] {error}", markup=False)
@@ -285,8 +354,12 @@ def spec_estimators() -> None:
     """The allow-list of estimators a spec may name."""
     table = Table("name", "task", "scikit-learn class", "scaling")
     for key, entry in sorted(ESTIMATORS.items()):
-        table.add_row(key, entry.task, f"{entry.module}.{entry.class_name}",
-                      "impute + scale" if entry.needs_scaling else "impute only")
+        table.add_row(
+            key,
+            entry.task,
+            f"{entry.module}.{entry.class_name}",
+            "impute + scale" if entry.needs_scaling else "impute only",
+        )
     console.print(table)
 
 

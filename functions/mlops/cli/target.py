@@ -41,25 +41,47 @@ def resolve_target(stack: str | None) -> Target:
         return _deployed(stack)
     state = LocalState.load(state_dir())
     if state is None:
-        raise TargetError("no local stack is running (start `mlops local` in another terminal) "
-                          "and no --stack was given")
+        raise TargetError(
+            "no local stack is running (start `mlops local` in another terminal) "
+            "and no --stack was given"
+        )
     use_local_endpoint(state.endpoint_url, state.region)
     names = local_names(state.prefix)
-    return Target("local", names.data_bucket, names.model_bucket, names.registry_table,
-                  state.api_url, state.api_key, names, {})
+    return Target(
+        "local",
+        names.data_bucket,
+        names.model_bucket,
+        names.registry_table,
+        state.api_url,
+        state.api_key,
+        names,
+        {},
+    )
 
 
 def _deployed(stack: str) -> Target:
     described = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     try:
-        api_key = client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"],
-                                                   includeValue=True)["value"]
-        functions = {key.removeprefix("PredictFunction").lower(): value
-                     for key, value in outputs.items() if key.startswith("PredictFunction")}
-        return Target("aws", outputs["DataBucketName"], outputs["ModelBucketName"],
-                      outputs["RegistryTableName"], outputs["ApiUrl"].rstrip("/"), api_key, None,
-                      functions)
+        api_key = client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
+            "value"
+        ]
+        functions = {
+            key.removeprefix("PredictFunction").lower(): value
+            for key, value in outputs.items()
+            if key.startswith("PredictFunction")
+        }
+        return Target(
+            "aws",
+            outputs["DataBucketName"],
+            outputs["ModelBucketName"],
+            outputs["RegistryTableName"],
+            outputs["ApiUrl"].rstrip("/"),
+            api_key,
+            None,
+            functions,
+        )
     except KeyError as error:
-        raise TargetError(f"stack {stack} has no output {error}; is it a serverless-mlops "
-                          "stack?") from error
+        raise TargetError(
+            f"stack {stack} has no output {error}; is it a serverless-mlops stack?"
+        ) from error

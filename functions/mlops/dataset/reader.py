@@ -50,10 +50,15 @@ def _decode(content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DataValidationError([DataProblem(
-            "not_utf8",
-            f"file is not UTF-8 text (byte 0x{content[error.start]:02x} at offset {error.start});"
-            " save it as UTF-8 CSV")]) from error
+        raise DataValidationError(
+            [
+                DataProblem(
+                    "not_utf8",
+                    f"file is not UTF-8 text (byte 0x{content[error.start]:02x} at offset "
+                    f"{error.start}); save it as UTF-8 CSV",
+                )
+            ]
+        ) from error
 
 
 def _read_rows(text: str, spec: ModelSpec) -> tuple[list[str], list[list[str]]]:
@@ -63,8 +68,9 @@ def _read_rows(text: str, spec: ModelSpec) -> tuple[list[str], list[list[str]]]:
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
     except csv.Error as error:
-        raise DataValidationError([DataProblem("malformed_csv", f"file is not valid CSV: {error}")]
-                                  ) from error
+        raise DataValidationError(
+            [DataProblem("malformed_csv", f"file is not valid CSV: {error}")]
+        ) from error
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     header = [cell.strip() for cell in rows[0]]
     expected = {spec.target, *(feature.name for feature in spec.features)}
@@ -72,14 +78,20 @@ def _read_rows(text: str, spec: ModelSpec) -> tuple[list[str], list[list[str]]]:
         for other in _OTHER_DELIMITERS:
             if other != delimiter and other in header[0]:
                 shown = "tab" if other == "\t" else f"'{other}'"
-                raise DataValidationError([DataProblem(
-                    "wrong_delimiter",
-                    f"the header is one column split by {shown}; this model expects "
-                    f"'{delimiter}'-separated values")])
+                raise DataValidationError(
+                    [
+                        DataProblem(
+                            "wrong_delimiter",
+                            f"the header is one column split by {shown}; this model expects "
+                            f"'{delimiter}'-separated values",
+                        )
+                    ]
+                )
     data = rows[1:]
     if not data:
-        raise DataValidationError([DataProblem(
-            "no_data_rows", "file has a header but no data rows")])
+        raise DataValidationError(
+            [DataProblem("no_data_rows", "file has a header but no data rows")]
+        )
     return header, data
 
 
@@ -87,21 +99,26 @@ def _check_columns(header: list[str], data: list[list[str]], spec: ModelSpec) ->
     problems: list[DataProblem] = []
     duplicated = sorted({name for name, count in Counter(header).items() if count > 1})
     if duplicated:
-        problems.append(DataProblem("duplicate_columns",
-                                    f"columns appear more than once: {duplicated}"))
-    missing = [name for name in [spec.target, *(f.name for f in spec.features)]
-               if name not in header]
+        problems.append(
+            DataProblem("duplicate_columns", f"columns appear more than once: {duplicated}")
+        )
+    missing = [
+        name for name in [spec.target, *(f.name for f in spec.features)] if name not in header
+    ]
     if missing:
-        problems.append(DataProblem(
-            "missing_columns",
-            f"missing columns {missing}; the file has {header[:20]}"))
+        problems.append(
+            DataProblem("missing_columns", f"missing columns {missing}; the file has {header[:20]}")
+        )
     ragged = [(index + 2, len(row)) for index, row in enumerate(data) if len(row) != len(header)]
     if ragged:
         line, count = ragged[0]
-        problems.append(DataProblem(
-            "ragged_rows",
-            f"{len(ragged)} row(s) do not have {len(header)} fields (first: line {line} has "
-            f"{count})"))
+        problems.append(
+            DataProblem(
+                "ragged_rows",
+                f"{len(ragged)} row(s) do not have {len(header)} fields (first: line {line} has "
+                f"{count})",
+            )
+        )
     return problems
 
 
@@ -118,40 +135,56 @@ def _parse_numeric(name: str, cells: list[str]) -> tuple[np.ndarray, list[DataPr
             except ValueError:
                 bad.append((index + 2, cells[index]))
         examples = ", ".join(f"'{value}' at line {line}" for line, value in bad[:MAX_EXAMPLES])
-        return values, [DataProblem(
-            "non_numeric_value",
-            f"column '{name}' has {len(bad)} non-numeric value(s) ({examples}); expected a number")]
+        return values, [
+            DataProblem(
+                "non_numeric_value",
+                f"column '{name}' has {len(bad)} non-numeric value(s) ({examples}); "
+                "expected a number",
+            )
+        ]
 
 
-def _check_numeric_values(spec: ModelSpec, name: str, values: np.ndarray,
-                          bounds: tuple[float | None, float | None]) -> list[DataProblem]:
+def _check_numeric_values(
+    spec: ModelSpec, name: str, values: np.ndarray, bounds: tuple[float | None, float | None]
+) -> list[DataProblem]:
     problems: list[DataProblem] = []
     infinite = np.flatnonzero(np.isinf(values))
     if infinite.size and not spec.data.allow_infinite:
-        problems.append(DataProblem(
-            "infinite_value",
-            f"column '{name}' has {infinite.size} infinite value(s) (first at line "
-            f"{infinite[0] + 2}); the spec does not allow them"))
+        problems.append(
+            DataProblem(
+                "infinite_value",
+                f"column '{name}' has {infinite.size} infinite value(s) (first at line "
+                f"{infinite[0] + 2}); the spec does not allow them",
+            )
+        )
     low, high = bounds
     finite = np.where(np.isfinite(values), values, np.nan)
     with np.errstate(invalid="ignore"):
-        outside = np.flatnonzero(((finite < low) if low is not None else False)
-                                 | ((finite > high) if high is not None else False))
+        outside = np.flatnonzero(
+            ((finite < low) if low is not None else False)
+            | ((finite > high) if high is not None else False)
+        )
     if outside.size:
-        problems.append(DataProblem(
-            "out_of_bounds",
-            f"column '{name}' has {outside.size} value(s) outside [{low}, {high}] (first: "
-            f"{finite[outside[0]]:g} at line {outside[0] + 2})"))
+        problems.append(
+            DataProblem(
+                "out_of_bounds",
+                f"column '{name}' has {outside.size} value(s) outside [{low}, {high}] (first: "
+                f"{finite[outside[0]]:g} at line {outside[0] + 2})",
+            )
+        )
     return problems
 
 
 def _missing_problem(spec: ModelSpec, name: str, missing: int, rows: int) -> list[DataProblem]:
     allowed = spec.data.max_missing_fraction
     if missing and missing / rows > allowed:
-        return [DataProblem(
-            "too_many_missing",
-            f"column '{name}' is missing in {missing} of {rows} rows ({missing / rows:.1%}); "
-            f"the spec allows at most {allowed:.1%}")]
+        return [
+            DataProblem(
+                "too_many_missing",
+                f"column '{name}' is missing in {missing} of {rows} rows ({missing / rows:.1%}); "
+                f"the spec allows at most {allowed:.1%}",
+            )
+        ]
     return []
 
 
@@ -159,31 +192,41 @@ def _parse_target(spec: ModelSpec, cells: list[str]) -> tuple[np.ndarray, list[D
     missing_lines = [index + 2 for index, cell in enumerate(cells) if _is_missing(cell)]
     problems: list[DataProblem] = []
     if missing_lines:
-        problems.append(DataProblem(
-            "missing_target",
-            f"target '{spec.target}' is empty in {len(missing_lines)} row(s) (first at line "
-            f"{missing_lines[0]}); every row needs a label"))
+        problems.append(
+            DataProblem(
+                "missing_target",
+                f"target '{spec.target}' is empty in {len(missing_lines)} row(s) (first at line "
+                f"{missing_lines[0]}); every row needs a label",
+            )
+        )
     if spec.task == "regression":
         values, parse_problems = _parse_numeric(spec.target, cells)
         problems += parse_problems
         if not parse_problems and np.isinf(values).any():
-            problems.append(DataProblem("infinite_value",
-                                        f"target '{spec.target}' has infinite values"))
+            problems.append(
+                DataProblem("infinite_value", f"target '{spec.target}' has infinite values")
+            )
         return values, problems
     labels = np.array([cell.strip() for cell in cells], dtype=object)
     present = Counter(label for label in labels if not _is_missing(label))
     if len(present) == 1:
         only = next(iter(present))
-        problems.append(DataProblem(
-            "single_class_target",
-            f"target '{spec.target}' has a single class ('{only}'); a classifier needs at least "
-            "two"))
+        problems.append(
+            DataProblem(
+                "single_class_target",
+                f"target '{spec.target}' has a single class ('{only}'); "
+                "a classifier needs at least two",
+            )
+        )
     rare = sorted(label for label, count in present.items() if count < 2)
     if rare and len(present) > 1:
-        problems.append(DataProblem(
-            "class_too_small",
-            f"target classes {rare[:MAX_EXAMPLES]} have fewer than 2 rows; a stratified split "
-            "needs at least 2 of each class"))
+        problems.append(
+            DataProblem(
+                "class_too_small",
+                f"target classes {rare[:MAX_EXAMPLES]} have fewer than 2 rows; a stratified split "
+                "needs at least 2 of each class",
+            )
+        )
     return labels, problems
 
 
@@ -195,9 +238,12 @@ def read_training_csv(content: bytes, spec: ModelSpec) -> TrainingData:
         raise DataValidationError(problems)
     rows = len(data)
     if rows < spec.data.min_rows:
-        problems.append(DataProblem(
-            "too_few_rows", f"file has {rows} data rows; the spec needs at least "
-            f"{spec.data.min_rows}"))
+        problems.append(
+            DataProblem(
+                "too_few_rows",
+                f"file has {rows} data rows; the spec needs at least {spec.data.min_rows}",
+            )
+        )
     position = {name: index for index, name in enumerate(header)}
     columns = list(zip(*data, strict=True))
     missing_counts: dict[str, int] = {}
@@ -207,8 +253,9 @@ def read_training_csv(content: bytes, spec: ModelSpec) -> TrainingData:
         values, parse_problems = _parse_numeric(feature.name, list(columns[position[feature.name]]))
         problems += parse_problems
         if not parse_problems:
-            problems += _check_numeric_values(spec, feature.name, values,
-                                              (feature.min, feature.max))
+            problems += _check_numeric_values(
+                spec, feature.name, values, (feature.min, feature.max)
+            )
         missing = int(np.isnan(values).sum())
         missing_counts[feature.name] = missing
         problems += _missing_problem(spec, feature.name, missing, rows)
@@ -221,17 +268,21 @@ def read_training_csv(content: bytes, spec: ModelSpec) -> TrainingData:
         unknown = Counter(cell for cell in cells if not _is_missing(cell) and cell not in allowed)
         if unknown:
             shown = ", ".join(f"'{value}'" for value, _ in unknown.most_common(MAX_EXAMPLES))
-            problems.append(DataProblem(
-                "unknown_category",
-                f"column '{feature.name}' has {sum(unknown.values())} value(s) outside its "
-                f"categories ({shown}); allowed: {sorted(allowed)}"))
+            problems.append(
+                DataProblem(
+                    "unknown_category",
+                    f"column '{feature.name}' has {sum(unknown.values())} value(s) outside its "
+                    f"categories ({shown}); allowed: {sorted(allowed)}",
+                )
+            )
         present = Counter(cell for cell in cells if not _is_missing(cell))
         missing = rows - sum(present.values())
         missing_counts[feature.name] = missing
         problems += _missing_problem(spec, feature.name, missing, rows)
         fill = present.most_common(1)[0][0] if present else ""
         categorical_columns.append(
-            np.array([fill if _is_missing(cell) else cell for cell in cells], dtype=object))
+            np.array([fill if _is_missing(cell) else cell for cell in cells], dtype=object)
+        )
 
     target, target_problems = _parse_target(spec, list(columns[position[spec.target]]))
     problems += target_problems
@@ -239,8 +290,11 @@ def read_training_csv(content: bytes, spec: ModelSpec) -> TrainingData:
         raise DataValidationError(problems)
     return TrainingData(
         numeric=np.column_stack(numeric_columns) if numeric_columns else np.empty((rows, 0)),
-        categorical=(np.column_stack(categorical_columns) if categorical_columns
-                     else np.empty((rows, 0), dtype=object)),
+        categorical=(
+            np.column_stack(categorical_columns)
+            if categorical_columns
+            else np.empty((rows, 0), dtype=object)
+        ),
         target=target,
         missing_counts=missing_counts,
     )
@@ -249,8 +303,13 @@ def read_training_csv(content: bytes, spec: ModelSpec) -> TrainingData:
 def check_file_size(size_bytes: int, limit_mb: float) -> None:
     """Refuse a file too large for the function's memory before downloading it."""
     if size_bytes > limit_mb * 1024 * 1024:
-        raise DataValidationError([DataProblem(
-            "file_too_large",
-            f"file is {size_bytes / 1024 / 1024:.1f} MB; the train function accepts at most "
-            f"{limit_mb:g} MB (split the data or raise MAX_TRAINING_FILE_MB with its memory)")])
-
+        raise DataValidationError(
+            [
+                DataProblem(
+                    "file_too_large",
+                    f"file is {size_bytes / 1024 / 1024:.1f} MB; the train function accepts at "
+                    f"most {limit_mb:g} MB (split the data or raise MAX_TRAINING_FILE_MB with "
+                    "its memory)",
+                )
+            ]
+        )

@@ -38,13 +38,15 @@ class OnnxModel:
 
     def __init__(self, artifact: bytes) -> None:
         try:
-            self.session = ort.InferenceSession(artifact, sess_options=session_options(),
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                artifact, sess_options=session_options(), providers=["CPUExecutionProvider"]
+            )
             raw = self.session.get_modelmeta().custom_metadata_map[METADATA_KEY]
             self.metadata = ModelMetadata.model_validate(json.loads(raw))
         except (KeyError, ValueError) as error:
-            raise ModelLoadError(f"artifact has no valid '{METADATA_KEY}' metadata: {error}"
-                                 ) from error
+            raise ModelLoadError(
+                f"artifact has no valid '{METADATA_KEY}' metadata: {error}"
+            ) from error
         except Exception as error:  # onnxruntime raises its own exception types on bad bytes
             raise ModelLoadError(f"artifact is not a loadable ONNX model: {error}") from error
         self._input_names = {node.name for node in self.session.get_inputs()}
@@ -63,7 +65,10 @@ class OnnxModel:
             feeds[CATEGORICAL_INPUT] = np.asarray(categorical, dtype=object).astype(str)
         results = self.session.run(self._outputs, feeds)
         if self.metadata.task == "classification":
-            return Prediction(outputs=np.asarray(results[0]),
-                              probabilities=np.asarray(results[1], dtype=np.float64))
-        return Prediction(outputs=np.asarray(results[0], dtype=np.float64).reshape(-1),
-                          probabilities=None)
+            return Prediction(
+                outputs=np.asarray(results[0]),
+                probabilities=np.asarray(results[1], dtype=np.float64),
+            )
+        return Prediction(
+            outputs=np.asarray(results[0], dtype=np.float64).reshape(-1), probabilities=None
+        )

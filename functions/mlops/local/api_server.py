@@ -31,8 +31,9 @@ class LocalContext:
     def __init__(self, function_name: str, request_id: str) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = (f"arn:aws:lambda:us-east-1:123456789012:function:"
-                                     f"{function_name}:live")
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}:live"
+        )
         self.memory_limit_in_mb = 1024
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{function_name}"
@@ -47,41 +48,69 @@ def gateway_error(status: int, code: str, message: str) -> tuple[int, dict[str, 
     return status, {"Content-Type": "application/json"}, body
 
 
-def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: str | None,
-                request_id: str, api_key: str, resource: str) -> dict[str, Any]:
+def proxy_event(
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: str | None,
+    request_id: str,
+    api_key: str,
+    resource: str,
+) -> dict[str, Any]:
     """An API Gateway REST proxy event, shaped like events/apigw_predict.json."""
     split = urlsplit(raw_path)
     query = dict(parse_qsl(split.query)) or None
     return {
-        "resource": resource, "path": split.path, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "resource": resource,
+        "path": split.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None, "stageVariables": None,
+        "pathParameters": None,
+        "stageVariables": None,
         "requestContext": {
-            "resourcePath": resource, "httpMethod": method, "path": f"/local{split.path}",
-            "stage": "local", "requestId": request_id, "accountId": "123456789012",
-            "requestTimeEpoch": int(time.time() * 1000), "protocol": "HTTP/1.1",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/local{split.path}",
+            "stage": "local",
+            "requestId": request_id,
+            "accountId": "123456789012",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
             "requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "identity": {"sourceIp": "127.0.0.1", "apiKey": api_key,
-                         "userAgent": headers.get("User-Agent", "")},
-            "apiId": "local", "domainName": "127.0.0.1"},
-        "body": body, "isBase64Encoded": False,
+            "identity": {
+                "sourceIp": "127.0.0.1",
+                "apiKey": api_key,
+                "userAgent": headers.get("User-Agent", ""),
+            },
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+        },
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
 class LocalApi:
     """Routes requests for the declared models to their functions' `live` alias."""
 
-    def __init__(self, environments: LocalEnvironments, functions: Callable[[], dict[str, str]],
-                 api_key: str, on_request: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        environments: LocalEnvironments,
+        functions: Callable[[], dict[str, str]],
+        api_key: str,
+        on_request: Callable[[str], None] | None = None,
+    ) -> None:
         self.environments = environments
         self.functions = functions  # model -> function name, re-read as specs are added
         self.api_key = api_key
         self.on_request = on_request or (lambda line: None)
 
-    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: str | None
-                 ) -> tuple[int, dict[str, str], bytes]:
+    def dispatch(
+        self, method: str, raw_path: str, headers: dict[str, str], body: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
         request_id = str(uuid.uuid4())
         supplied = next((v for k, v in headers.items() if k.lower() == "x-api-key"), None)
         if supplied != self.api_key:
@@ -99,13 +128,19 @@ class LocalApi:
             resource = f"/models/{model}{match.group('rest') or ''}"
         event = proxy_event(method, raw_path, headers, body, request_id, supplied, resource)
         started = time.perf_counter()
-        version, response = self.environments.invoke(function_name, event,
-                                                     LocalContext(function_name, request_id))
+        version, response = self.environments.invoke(
+            function_name, event, LocalContext(function_name, request_id)
+        )
         elapsed = (time.perf_counter() - started) * 1000
-        self.on_request(f"{method} {path} -> {response['statusCode']} "
-                        f"({function_name}:{version}, {elapsed:.1f} ms)")
-        out_headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id,
-                       **(response.get("headers") or {})}
+        self.on_request(
+            f"{method} {path} -> {response['statusCode']} "
+            f"({function_name}:{version}, {elapsed:.1f} ms)"
+        )
+        out_headers = {
+            "Content-Type": "application/json",
+            "x-amzn-RequestId": request_id,
+            **(response.get("headers") or {}),
+        }
         return int(response["statusCode"]), out_headers, str(response.get("body") or "").encode()
 
 
@@ -118,20 +153,22 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body leave in one buffer and Nagle is off: ~0.5 ms instead of ~44 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > GATEWAY_MAX_BODY:
-            status, headers, body = gateway_error(413, "payload_too_large",
-                                                  "request body exceeds 10 MB")
+            status, headers, body = gateway_error(
+                413, "payload_too_large", "request body exceeds 10 MB"
+            )
             self.close_connection = True
         else:
             raw = self.rfile.read(length) if length else b""
             text = raw.decode("utf-8", errors="replace") if raw else None
-            status, headers, body = self.api.dispatch(self.command, self.path,
-                                                      dict(self.headers.items()), text)
+            status, headers, body = self.api.dispatch(
+                self.command, self.path, dict(self.headers.items()), text
+            )
         head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
         headers["Content-Length"] = str(len(body))
         head += [f"{key}: {value}" for key, value in headers.items()]

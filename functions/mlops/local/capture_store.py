@@ -15,8 +15,10 @@ from mlops.clients import client
 
 def capture_key(model: str, when: datetime) -> str:
     """`capture/model=<m>/dt=<yyyy-mm-dd>/hour=<hh>/<uuid>.jsonl`, as the Firehose prefix."""
-    return (f"capture/model={model}/dt={when:%Y-%m-%d}/hour={when:%H}/"
-            f"{when:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl")
+    return (
+        f"capture/model={model}/dt={when:%Y-%m-%d}/hour={when:%H}/"
+        f"{when:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
+    )
 
 
 class S3CaptureSink:
@@ -39,8 +41,11 @@ class S3CaptureSink:
             groups[(record["model"], record["timestamp"][:13])].append(record)
         for (model, _), group in groups.items():
             when = datetime.fromisoformat(group[0]["timestamp"]).astimezone(UTC)
-            body = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n"
-                           for r in group)
-            client("s3").put_object(Bucket=self.bucket, Key=capture_key(model, when),
-                                    Body=body.encode(), ContentType="application/x-ndjson")
+            body = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in group)
+            client("s3").put_object(
+                Bucket=self.bucket,
+                Key=capture_key(model, when),
+                Body=body.encode(),
+                ContentType="application/x-ndjson",
+            )
         return len(records)

@@ -28,8 +28,9 @@ ALIAS_TTL_SECONDS = 1.0
 class LocalEnvironments:
     """Routes a model's request through alias `live` to a per-version environment."""
 
-    def __init__(self, capture: CaptureSink, metrics: Metrics | None = None,
-                 metrics_file: Path | None = None) -> None:
+    def __init__(
+        self, capture: CaptureSink, metrics: Metrics | None = None, metrics_file: Path | None = None
+    ) -> None:
         self._capture = capture
         self._metrics_file = metrics_file
         self._metrics = metrics or Metrics(namespace="ServerlessMlops", service="predict")
@@ -45,12 +46,15 @@ class LocalEnvironments:
         """
         cached = self._aliases.get(function_name)
         if cached is None or time.monotonic() - cached[0] > ALIAS_TTL_SECONDS:
-            cached = (time.monotonic(), client("lambda").get_alias(FunctionName=function_name,
-                                                                   Name=LIVE_ALIAS))
+            cached = (
+                time.monotonic(),
+                client("lambda").get_alias(FunctionName=function_name, Name=LIVE_ALIAS),
+            )
             self._aliases[function_name] = cached
         alias = cached[1]
-        weights: dict[str, float] = alias.get("RoutingConfig", {}).get(
-            "AdditionalVersionWeights") or {}
+        weights: dict[str, float] = (
+            alias.get("RoutingConfig", {}).get("AdditionalVersionWeights") or {}
+        )
         draw = random.random()
         for version, weight in weights.items():
             if draw < weight:
@@ -63,18 +67,23 @@ class LocalEnvironments:
         with self._lock:
             if key not in self._environments:
                 configuration = client("lambda").get_function_configuration(
-                    FunctionName=function_name, Qualifier=version)
+                    FunctionName=function_name, Qualifier=version
+                )
                 variables = configuration.get("Environment", {}).get("Variables", {})
                 settings = PredictSettings.model_validate(variables)
-                runtime = load_runtime(settings,
-                                       RegistryStore(client("dynamodb"), settings.registry_table),
-                                       ArtifactStore(client("s3"), settings.model_bucket))
-                self._environments[key] = PredictionService(runtime, capture=self._capture,
-                                                            metrics=self._metrics)
+                runtime = load_runtime(
+                    settings,
+                    RegistryStore(client("dynamodb"), settings.registry_table),
+                    ArtifactStore(client("s3"), settings.model_bucket),
+                )
+                self._environments[key] = PredictionService(
+                    runtime, capture=self._capture, metrics=self._metrics
+                )
             return self._environments[key]
 
-    def invoke(self, function_name: str, event: dict[str, Any], context: Any
-               ) -> tuple[str, dict[str, Any]]:
+    def invoke(
+        self, function_name: str, event: dict[str, Any], context: Any
+    ) -> tuple[str, dict[str, Any]]:
         """Invoke `function_name:live` with an API Gateway event; (version, response)."""
         version = self.pick_version(function_name)
         service = self.environment(function_name, version)

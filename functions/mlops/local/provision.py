@@ -38,11 +38,15 @@ class LocalResources:
 
     def train_environment(self) -> dict[str, str]:
         """The train function's environment, as the CDK stack sets it."""
-        return {"MODEL_BUCKET": self.names.model_bucket,
-                "REGISTRY_TABLE": self.names.registry_table,
-                "ALERTS_TOPIC_ARN": self.alerts_topic_arn, "EVENT_BUS_NAME": "default",
-                "MAX_TRAINING_FILE_MB": "200", "CODE_VERSION": "local",
-                "RUN_LEASE_SECONDS": "1000"}
+        return {
+            "MODEL_BUCKET": self.names.model_bucket,
+            "REGISTRY_TABLE": self.names.registry_table,
+            "ALERTS_TOPIC_ARN": self.alerts_topic_arn,
+            "EVENT_BUS_NAME": "default",
+            "MAX_TRAINING_FILE_MB": "200",
+            "CODE_VERSION": "local",
+            "RUN_LEASE_SECONDS": "1000",
+        }
 
 
 def _bucket(s3: Any, name: str) -> None:
@@ -50,22 +54,38 @@ def _bucket(s3: Any, name: str) -> None:
     if name not in existing:
         s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
 
 
 def _table(dynamodb: Any, name: str) -> None:
     if name in dynamodb.list_tables().get("TableNames", []):
         return
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -73,8 +93,9 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return str(attributes["Attributes"]["QueueArn"])
 
 
-def provision(clients: dict[str, Any], names: ResourceNames,
-              predict_models: list[str] | None = None) -> LocalResources:
+def provision(
+    clients: dict[str, Any], names: ResourceNames, predict_models: list[str] | None = None
+) -> LocalResources:
     """Create (or find) every resource. `clients` maps service names to boto3 clients."""
     s3, sqs, sns, dynamodb = clients["s3"], clients["sqs"], clients["sns"], clients["dynamodb"]
     for bucket in (names.data_bucket, names.model_bucket, names.capture_bucket):
@@ -82,24 +103,53 @@ def provision(clients: dict[str, Any], names: ResourceNames,
     _table(dynamodb, names.registry_table)
 
     dlq_url = sqs.create_queue(QueueName=names.training_dlq)["QueueUrl"]
-    queue_url = sqs.create_queue(QueueName=names.training_queue, Attributes={
-        "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
-                                     "maxReceiveCount": str(DLQ_MAX_RECEIVES)})})["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=names.training_queue,
+        Attributes={
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+                    "maxReceiveCount": str(DLQ_MAX_RECEIVES),
+                }
+            ),
+        },
+    )["QueueUrl"]
     s3.put_bucket_notification_configuration(
         Bucket=names.data_bucket,
-        NotificationConfiguration={"QueueConfigurations": [{
-            "QueueArn": _queue_arn(sqs, queue_url), "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": TRAINING_PREFIX},
-                                               {"Name": "suffix", "Value": ".csv"}]}}}]})
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": _queue_arn(sqs, queue_url),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": TRAINING_PREFIX},
+                                {"Name": "suffix", "Value": ".csv"},
+                            ]
+                        }
+                    },
+                }
+            ]
+        },
+    )
 
     topic_arn = sns.create_topic(Name=names.alerts_topic)["TopicArn"]
     outbox_url = sqs.create_queue(QueueName=OUTBOX_QUEUE)["QueueUrl"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_queue_arn(sqs, outbox_url),
-                  Attributes={"RawMessageDelivery": "false"})
-    resources = LocalResources(names=names, training_queue_url=queue_url,
-                               training_dlq_url=dlq_url, alerts_topic_arn=topic_arn,
-                               outbox_queue_url=outbox_url)
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=_queue_arn(sqs, outbox_url),
+        Attributes={"RawMessageDelivery": "false"},
+    )
+    resources = LocalResources(
+        names=names,
+        training_queue_url=queue_url,
+        training_dlq_url=dlq_url,
+        alerts_topic_arn=topic_arn,
+        outbox_queue_url=outbox_url,
+    )
     if predict_models and "lambda" in clients and "iam" in clients:
         for model in predict_models:
             ensure_predict_function(clients["lambda"], clients["iam"], names, model)
@@ -108,9 +158,15 @@ def provision(clients: dict[str, Any], names: ResourceNames,
 
 def predict_environment(names: ResourceNames, model: str) -> dict[str, str]:
     """The predict function's environment on $LATEST, as the CDK stack sets it."""
-    return {"MODEL_NAME": model, "MODEL_VERSION": "0", "MODEL_BUCKET": names.model_bucket,
-            "REGISTRY_TABLE": names.registry_table, "MAX_BATCH_ROWS": "1000",
-            "MAX_BODY_BYTES": "1000000", "CODE_VERSION": "local"}
+    return {
+        "MODEL_NAME": model,
+        "MODEL_VERSION": "0",
+        "MODEL_BUCKET": names.model_bucket,
+        "REGISTRY_TABLE": names.registry_table,
+        "MAX_BATCH_ROWS": "1000",
+        "MAX_BODY_BYTES": "1000000",
+        "CODE_VERSION": "local",
+    }
 
 
 def _placeholder_zip() -> bytes:
@@ -121,8 +177,7 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames,
-                            model: str) -> str:
+def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames, model: str) -> str:
     """Create the model's predict function in moto if missing; return its name."""
     function_name = names.predict_function(model)
     try:
@@ -134,13 +189,30 @@ def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames,
     try:
         role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        role_arn = iam.create_role(
+            RoleName=role_name,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
     lambda_client.create_function(
-        FunctionName=function_name, Runtime="python3.12", Role=role_arn,
-        Handler="predict.handler.handler", Code={"ZipFile": _placeholder_zip()},
-        Architectures=["arm64"], MemorySize=1024, Timeout=10,
-        Environment={"Variables": predict_environment(names, model)})
+        FunctionName=function_name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="predict.handler.handler",
+        Code={"ZipFile": _placeholder_zip()},
+        Architectures=["arm64"],
+        MemorySize=1024,
+        Timeout=10,
+        Environment={"Variables": predict_environment(names, model)},
+    )
     return function_name

@@ -23,7 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client, reset_clients
 from mlops.local.api_server import LocalApi, serve_api
@@ -86,8 +88,14 @@ def use_local_endpoint(endpoint_url: str, region: str = LOCAL_REGION) -> None:
 class LocalStack:
     """Starts everything, runs the loops until stopped."""
 
-    def __init__(self, host: str = "127.0.0.1", moto_port: int = 5055, api_port: int = 8080,
-                 say: Callable[[str], None] = print, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        moto_port: int = 5055,
+        api_port: int = 8080,
+        say: Callable[[str], None] = print,
+        poll_seconds: float = 1.0,
+    ) -> None:
         self.host, self.moto_port, self.api_port = host, moto_port, api_port
         self.say = say
         self.poll_seconds = poll_seconds
@@ -124,24 +132,39 @@ class LocalStack:
             os.environ[key] = value
         self.sync_models()
         environments = LocalEnvironments(self.capture, metrics_file=state_dir() / "metrics.jsonl")
-        api = LocalApi(environments, lambda: dict(self._functions), self.api_key,
-                       on_request=lambda line: self.say(f"[api] {line}"))
+        api = LocalApi(
+            environments,
+            lambda: dict(self._functions),
+            self.api_key,
+            on_request=lambda line: self.say(f"[api] {line}"),
+        )
         self._api_server = serve_api(api, self.host, self.api_port)
-        for target, name in ((self._training_loop, "training"), (self._alerts_loop, "alerts"),
-                             (self._housekeeping_loop, "housekeeping")):
+        for target, name in (
+            (self._training_loop, "training"),
+            (self._alerts_loop, "alerts"),
+            (self._housekeeping_loop, "housekeeping"),
+        ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        state = LocalState(endpoint_url=self.endpoint_url, api_url=self.api_url,
-                           api_key=self.api_key, region=LOCAL_REGION, prefix=self.names.prefix,
-                           pid=os.getpid())
+        state = LocalState(
+            endpoint_url=self.endpoint_url,
+            api_url=self.api_url,
+            api_key=self.api_key,
+            region=LOCAL_REGION,
+            prefix=self.names.prefix,
+            pid=os.getpid(),
+        )
         state.save(state_dir())
         return state
 
     def _train_environment_defaults(self) -> dict[str, str]:
-        return {"POWERTOOLS_SERVICE_NAME": "local", "POWERTOOLS_METRICS_NAMESPACE":
-                "ServerlessMlops", "POWERTOOLS_TRACE_DISABLED": "1",
-                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")}
+        return {
+            "POWERTOOLS_SERVICE_NAME": "local",
+            "POWERTOOLS_METRICS_NAMESPACE": "ServerlessMlops",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
 
     def sync_models(self) -> None:
         """Give every declared model a predict function with alias `live` (what `cdk deploy`
@@ -150,8 +173,9 @@ class LocalStack:
         for model in load_all_specs():
             if model in self._functions:
                 continue
-            function_name = ensure_predict_function(client("lambda"), client("iam"), self.names,
-                                                    model)
+            function_name = ensure_predict_function(
+                client("lambda"), client("iam"), self.names, model
+            )
             ensure_serving(client("lambda"), registry, function_name, model)
             self._functions[model] = function_name
             self.say(f"[serve] {model}: /models/{model} -> {function_name}:live")
@@ -182,17 +206,21 @@ class LocalStack:
         sqs = client("sqs")
         queue_url = self.resources.training_queue_url
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+            "Attributes"
+        ]["QueueArn"]
         while not self._stop.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1,
-                                               WaitTimeSeconds=1, AttributeNames=["All"]
-                                               ).get("Messages", [])
+                messages = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=1,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                ).get("Messages", [])
                 if not messages:
                     continue
                 event = lambda_event_from_messages(messages, queue_arn, LOCAL_REGION)
                 self._announce_training(messages)
-                result = handler(event, _TrainContext())
+                result = handler(event, cast(LambdaContext, _TrainContext()))
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
                 for message in messages:
                     if message["MessageId"] in failed:
@@ -217,11 +245,17 @@ class LocalStack:
         registry = RegistryStore(client("dynamodb"), self.names.registry_table)
         for message in messages:
             for source in objects_in_message(message["Body"]):
-                runs = [run for run in registry.list_runs(source.key.split("/")[1])
-                        if run.source.key == source.key]
+                runs = [
+                    run
+                    for run in registry.list_runs(source.key.split("/")[1])
+                    if run.source.key == source.key
+                ]
                 for run in runs[:1]:
-                    detail = (f"v{run.version}" if run.version else
-                              "; ".join(problem.message for problem in run.problems))
+                    detail = (
+                        f"v{run.version}"
+                        if run.version
+                        else "; ".join(problem.message for problem in run.problems)
+                    )
                     self.say(f"[train] {run.model}: {run.status} {detail}")
 
     def _alerts_loop(self) -> None:
@@ -230,18 +264,29 @@ class LocalStack:
         outbox = state_dir() / "outbox.jsonl"
         while not self._stop.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=self.resources.outbox_queue_url,
-                                               MaxNumberOfMessages=10, WaitTimeSeconds=1
-                                               ).get("Messages", [])
+                messages = sqs.receive_message(
+                    QueueUrl=self.resources.outbox_queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                ).get("Messages", [])
                 for message in messages:
                     envelope = json.loads(message["Body"])
                     self.say(f"[alert] {envelope.get('Subject')}\n{envelope.get('Message')}")
                     with outbox.open("a") as handle:
-                        handle.write(json.dumps({"subject": envelope.get("Subject"),
-                                                 "message": envelope.get("Message"),
-                                                 "timestamp": envelope.get("Timestamp")}) + "\n")
-                    sqs.delete_message(QueueUrl=self.resources.outbox_queue_url,
-                                       ReceiptHandle=message["ReceiptHandle"])
+                        handle.write(
+                            json.dumps(
+                                {
+                                    "subject": envelope.get("Subject"),
+                                    "message": envelope.get("Message"),
+                                    "timestamp": envelope.get("Timestamp"),
+                                }
+                            )
+                            + "\n"
+                        )
+                    sqs.delete_message(
+                        QueueUrl=self.resources.outbox_queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                    )
             except Exception as error:
                 self.say(f"[alert] error: {type(error).__name__}: {error}")
                 time.sleep(self.poll_seconds)
@@ -252,7 +297,9 @@ class LocalStack:
             try:
                 flushed = self.capture.flush()
                 if flushed:
-                    self.say(f"[capture] {flushed} record(s) -> s3://{self.capture.bucket}/capture/")
+                    self.say(
+                        f"[capture] {flushed} record(s) -> s3://{self.capture.bucket}/capture/"
+                    )
                 self.sync_models()
             except Exception as error:
                 self.say(f"[housekeeping] error: {type(error).__name__}: {error}")

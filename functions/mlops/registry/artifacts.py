@@ -8,8 +8,11 @@ from typing import Any
 from mlops.inference import ArtifactIntegrityError
 from mlops.registry.records import ArtifactRef
 
-CONTENT_TYPES = {".onnx": "application/octet-stream", ".json": "application/json",
-                 ".md": "text/markdown; charset=utf-8"}
+CONTENT_TYPES = {
+    ".onnx": "application/octet-stream",
+    ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8",
+}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -27,8 +30,9 @@ class ArtifactStore:
         self._s3 = s3
         self.bucket = bucket
 
-    def put_version(self, model: str, version: int, files: dict[str, bytes]
-                    ) -> dict[str, ArtifactRef]:
+    def put_version(
+        self, model: str, version: int, files: dict[str, bytes]
+    ) -> dict[str, ArtifactRef]:
         """Upload a version's files; the returned refs carry the sha256 the registry records.
 
         S3 verifies each upload against its SHA-256 checksum, so a corrupted upload fails here
@@ -37,14 +41,21 @@ class ArtifactStore:
         refs: dict[str, ArtifactRef] = {}
         for name, data in files.items():
             key = version_prefix(model, version) + name
-            suffix = name[name.rfind("."):]
+            suffix = name[name.rfind(".") :]
             response = self._s3.put_object(
-                Bucket=self.bucket, Key=key, Body=data,
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
                 ContentType=CONTENT_TYPES.get(suffix, "application/octet-stream"),
                 ChecksumAlgorithm="SHA256",
-                Metadata={"sha256": sha256_hex(data), "model": model, "version": str(version)})
-            refs[name] = ArtifactRef(key=key, sha256=sha256_hex(data), size=len(data),
-                                     version_id=response.get("VersionId"))
+                Metadata={"sha256": sha256_hex(data), "model": model, "version": str(version)},
+            )
+            refs[name] = ArtifactRef(
+                key=key,
+                sha256=sha256_hex(data),
+                size=len(data),
+                version_id=response.get("VersionId"),
+            )
         return refs
 
     def get_verified(self, ref: ArtifactRef) -> bytes:
@@ -57,5 +68,6 @@ class ArtifactStore:
         if actual != ref.sha256:
             raise ArtifactIntegrityError(
                 f"s3://{self.bucket}/{ref.key} has sha256 {actual}, the registry recorded "
-                f"{ref.sha256}: refusing to load it")
+                f"{ref.sha256}: refusing to load it"
+            )
         return data

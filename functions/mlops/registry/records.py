@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 RunStatus = Literal["running", "registered", "rejected", "failed"]
-VersionStatus = Literal["pending", "registered", "rejected", "canary", "production",
-                        "rolled_back", "archived"]
+VersionStatus = Literal[
+    "pending", "registered", "rejected", "canary", "production", "rolled_back", "archived"
+]
 
 
 class SourceObject(BaseModel):

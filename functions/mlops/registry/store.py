@@ -110,35 +110,51 @@ class RegistryStore:
         """
         run_id = run_id_for(source)
         now = int(time.time())
-        run = TrainingRun(model=model, run_id=run_id, status="running", source=source,
-                          started_at=now_iso(), claim_token=uuid.uuid4().hex,
-                          lease_until=now + lease_seconds)
+        run = TrainingRun(
+            model=model,
+            run_id=run_id,
+            status="running",
+            source=source,
+            started_at=now_iso(),
+            claim_token=uuid.uuid4().hex,
+            lease_until=now + lease_seconds,
+        )
         existing = self.get_run(model, run_id)
         if existing is not None and existing.version is not None:
             run.version = existing.version  # a crashed run's allocated version is reused
-        item = {"pk": _model_pk(model), "sk": f"RUN#{run_id}", "kind": "run",
-                **run.model_dump(mode="json")}
+        item = {
+            "pk": _model_pk(model),
+            "sk": f"RUN#{run_id}",
+            "kind": "run",
+            **run.model_dump(mode="json"),
+        }
         try:
             self._db.put_item(
-                TableName=self._table, Item=_to_item(item),
+                TableName=self._table,
+                Item=_to_item(item),
                 ConditionExpression="attribute_not_exists(pk) OR "
-                                    "(#status = :running AND lease_until < :now)",
+                "(#status = :running AND lease_until < :now)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":running": {"S": "running"}, ":now": {"N": str(now)}})
+                ExpressionAttributeValues={":running": {"S": "running"}, ":now": {"N": str(now)}},
+            )
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
             current = self.get_run(model, run_id)
             if current is not None and current.status != "running":
                 return None
-            raise RunInProgressError(f"run {run_id} for s3://{source.bucket}/{source.key} is "
-                                     "being processed by another invocation") from error
+            raise RunInProgressError(
+                f"run {run_id} for s3://{source.bucket}/{source.key} is "
+                "being processed by another invocation"
+            ) from error
         return run
 
     def get_run(self, model: str, run_id: str) -> TrainingRun | None:
-        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                     Key={"pk": {"S": _model_pk(model)},
-                                          "sk": {"S": f"RUN#{run_id}"}})
+        response = self._db.get_item(
+            TableName=self._table,
+            ConsistentRead=True,
+            Key={"pk": {"S": _model_pk(model)}, "sk": {"S": f"RUN#{run_id}"}},
+        )
         item = response.get("Item")
         return TrainingRun.model_validate(_from_item(item)) if item else None
 
@@ -155,11 +171,16 @@ class RegistryStore:
         """Give up the lease after an unexpected error so a redelivery can retry at once."""
         try:
             self._db.update_item(
-                TableName=self._table, Key=self._run_key(run),
+                TableName=self._table,
+                Key=self._run_key(run),
                 UpdateExpression="SET lease_until = :zero, last_error = :error",
                 ConditionExpression="claim_token = :token",
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":error": {"S": error[:1000]},
-                                           ":token": {"S": run.claim_token}})
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":error": {"S": error[:1000]},
+                    ":token": {"S": run.claim_token},
+                },
+            )
         except ClientError as client_error:
             if not _is_conditional_failure(client_error):
                 raise
@@ -168,21 +189,26 @@ class RegistryStore:
         finished = now_iso()
         try:
             self._db.update_item(
-                TableName=self._table, Key=self._run_key(run),
+                TableName=self._table,
+                Key=self._run_key(run),
                 UpdateExpression="SET #status = :status, finished_at = :finished, "
-                                 "problems = :problems",
+                "problems = :problems",
                 ConditionExpression="claim_token = :token",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":status": {"S": status}, ":finished": {"S": finished},
+                    ":status": {"S": status},
+                    ":finished": {"S": finished},
                     ":problems": _SERIALIZER.serialize([p.model_dump() for p in problems]),
-                    ":token": {"S": run.claim_token}})
+                    ":token": {"S": run.claim_token},
+                },
+            )
         except ClientError as error:
             if _is_conditional_failure(error):
                 raise RunLostError(f"run {run.run_id} was taken over") from error
             raise
-        return run.model_copy(update={"status": status, "finished_at": finished,
-                                      "problems": problems})
+        return run.model_copy(
+            update={"status": status, "finished_at": finished, "problems": problems}
+        )
 
     def _run_key(self, run: TrainingRun) -> dict[str, Any]:
         return {"pk": {"S": _model_pk(run.model)}, "sk": {"S": f"RUN#{run.run_id}"}}
@@ -199,22 +225,43 @@ class RegistryStore:
         candidate = self.latest_version_number(run.model) + 1
         for _ in range(MAX_ALLOCATION_ATTEMPTS):
             created = now_iso()
-            item = {"pk": _model_pk(run.model), "sk": _version_sk(candidate), "kind": "version",
-                    "model": run.model, "version": candidate, "status": "pending",
-                    "run_id": run.run_id, "created_at": created, "updated_at": created,
-                    **pending}
+            item = {
+                "pk": _model_pk(run.model),
+                "sk": _version_sk(candidate),
+                "kind": "version",
+                "model": run.model,
+                "version": candidate,
+                "status": "pending",
+                "run_id": run.run_id,
+                "created_at": created,
+                "updated_at": created,
+                **pending,
+            }
             try:
-                self._db.transact_write_items(TransactItems=[
-                    {"Put": {"TableName": self._table, "Item": _to_item(item),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Update": {"TableName": self._table, "Key": self._run_key(run),
+                self._db.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": _to_item(item),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": self._run_key(run),
                                 "UpdateExpression": "SET version = :version",
                                 "ConditionExpression": "claim_token = :token AND "
-                                                       "attribute_not_exists(version)",
+                                "attribute_not_exists(version)",
                                 "ExpressionAttributeValues": {
                                     ":version": {"N": str(candidate)},
-                                    ":token": {"S": run.claim_token}}}},
-                ])
+                                    ":token": {"S": run.claim_token},
+                                },
+                            }
+                        },
+                    ]
+                )
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
@@ -226,47 +273,77 @@ class RegistryStore:
                 continue
             run.version = candidate
             return candidate
-        raise RuntimeError(f"could not allocate a version for {run.model} after "
-                           f"{MAX_ALLOCATION_ATTEMPTS} attempts")
+        raise RuntimeError(
+            f"could not allocate a version for {run.model} after {MAX_ALLOCATION_ATTEMPTS} attempts"
+        )
 
     def complete_version(self, run: TrainingRun, version: ModelVersion) -> None:
         """Write the final version record and close the run, in one transaction."""
-        item = {"pk": _model_pk(run.model), "sk": _version_sk(version.version), "kind": "version",
-                **version.model_dump(mode="json")}
+        item = {
+            "pk": _model_pk(run.model),
+            "sk": _version_sk(version.version),
+            "kind": "version",
+            **version.model_dump(mode="json"),
+        }
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": _to_item(item),
-                         "ConditionExpression": "#status = :pending AND run_id = :run",
-                         "ExpressionAttributeNames": {"#status": "status"},
-                         "ExpressionAttributeValues": {":pending": {"S": "pending"},
-                                                       ":run": {"S": run.run_id}}}},
-                {"Update": {"TableName": self._table, "Key": self._run_key(run),
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _to_item(item),
+                            "ConditionExpression": "#status = :pending AND run_id = :run",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":pending": {"S": "pending"},
+                                ":run": {"S": run.run_id},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._run_key(run),
                             "UpdateExpression": "SET #status = :status, finished_at = :now",
                             "ConditionExpression": "claim_token = :token",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
-                                ":status": {"S": version.status}, ":now": {"S": now_iso()},
-                                ":token": {"S": run.claim_token}}}},
-            ])
+                                ":status": {"S": version.status},
+                                ":now": {"S": now_iso()},
+                                ":token": {"S": run.claim_token},
+                            },
+                        }
+                    },
+                ]
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                raise RunLostError(f"run {run.run_id} lost its claim on v{version.version}"
-                                   ) from error
+                raise RunLostError(
+                    f"run {run.run_id} lost its claim on v{version.version}"
+                ) from error
             raise
 
     def latest_version_number(self, model: str) -> int:
         response = self._db.query(
-            TableName=self._table, ConsistentRead=True, ScanIndexForward=False, Limit=1,
+            TableName=self._table,
+            ConsistentRead=True,
+            ScanIndexForward=False,
+            Limit=1,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": _model_pk(model)},
-                                       ":prefix": {"S": "VERSION#"}})
+            ExpressionAttributeValues={
+                ":pk": {"S": _model_pk(model)},
+                ":prefix": {"S": "VERSION#"},
+            },
+        )
         items = response.get("Items", [])
         return int(_from_item(items[0])["version"]) if items else 0
 
     def get_version(self, model: str, version: int) -> ModelVersion:
-        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                     Key={"pk": {"S": _model_pk(model)},
-                                          "sk": {"S": _version_sk(version)}})
+        response = self._db.get_item(
+            TableName=self._table,
+            ConsistentRead=True,
+            Key={"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
+        )
         item = response.get("Item")
         if not item:
             raise VersionNotFoundError(f"{model} has no version {version}")
@@ -285,50 +362,76 @@ class RegistryStore:
 
     # -- pointers -----------------------------------------------------------------------------
     def get_pointers(self, model: str) -> ModelPointers:
-        response = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                     Key={"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}})
+        response = self._db.get_item(
+            TableName=self._table,
+            ConsistentRead=True,
+            Key={"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
+        )
         item = response.get("Item")
         if not item:
             return ModelPointers(model=model)
         data = _from_item(item)
-        return ModelPointers(model=model, production=data.get("production"),
-                             canary=data.get("canary"), updated_at=data.get("updated_at"))
+        return ModelPointers(
+            model=model,
+            production=data.get("production"),
+            canary=data.get("canary"),
+            updated_at=data.get("updated_at"),
+        )
 
     def set_production(self, model: str, version: int, expected: int | None) -> bool:
         """Point production at `version` if it still points at `expected` (optimistic lock).
 
         Returns False if someone else moved the pointer first. The version's status follows.
         """
-        condition = ("attribute_not_exists(production)" if expected is None
-                     else "production = :expected")
+        condition = (
+            "attribute_not_exists(production)" if expected is None else "production = :expected"
+        )
         values: dict[str, Any] = {":version": {"N": str(version)}, ":now": {"S": now_iso()}}
         if expected is not None:
             values[":expected"] = {"N": str(expected)}
         items: list[dict[str, Any]] = [
-            {"Update": {"TableName": self._table,
-                        "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
-                        "UpdateExpression": "SET production = :version, updated_at = :now",
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeValues": values}},
-            {"Update": {"TableName": self._table,
-                        "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
-                        "UpdateExpression": "SET #status = :production, updated_at = :now",
-                        "ConditionExpression": "#status IN (:registered, :canary, :production, "
-                                               ":archived)",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":production": {"S": "production"}, ":registered": {"S": "registered"},
-                            ":canary": {"S": "canary"}, ":archived": {"S": "archived"},
-                            ":now": {"S": now_iso()}}}},
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
+                    "UpdateExpression": "SET production = :version, updated_at = :now",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
+                    "UpdateExpression": "SET #status = :production, updated_at = :now",
+                    "ConditionExpression": "#status IN (:registered, :canary, :production, "
+                    ":archived)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":production": {"S": "production"},
+                        ":registered": {"S": "registered"},
+                        ":canary": {"S": "canary"},
+                        ":archived": {"S": "archived"},
+                        ":now": {"S": now_iso()},
+                    },
+                }
+            },
         ]
         if expected is not None and expected != version:
-            items.append({"Update": {
-                "TableName": self._table,
-                "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(expected)}},
-                "UpdateExpression": "SET #status = :archived, updated_at = :now",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":archived": {"S": "archived"},
-                                              ":now": {"S": now_iso()}}}})
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(expected)}},
+                        "UpdateExpression": "SET #status = :archived, updated_at = :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":archived": {"S": "archived"},
+                            ":now": {"S": now_iso()},
+                        },
+                    }
+                }
+            )
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -341,9 +444,10 @@ class RegistryStore:
         paginator = self._db.get_paginator("query")
         items: list[dict[str, Any]] = []
         for page in paginator.paginate(
-                TableName=self._table, ConsistentRead=True,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues={":pk": {"S": _model_pk(model)},
-                                           ":prefix": {"S": prefix}}):
+            TableName=self._table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": _model_pk(model)}, ":prefix": {"S": prefix}},
+        ):
             items.extend(_from_item(item) for item in page["Items"])
         return items

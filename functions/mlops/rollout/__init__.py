@@ -3,5 +3,4 @@
 from mlops.rollout.ensure import ServingState, ensure_serving, publish_pinned_version
 from mlops.rollout.promotion import PromotionError, promote
 
-__all__ = ["PromotionError", "ServingState", "ensure_serving", "promote",
-           "publish_pinned_version"]
+__all__ = ["PromotionError", "ServingState", "ensure_serving", "promote", "publish_pinned_version"]

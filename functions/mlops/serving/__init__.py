@@ -4,5 +4,10 @@ from mlops.serving.api import PredictionService
 from mlops.serving.capture import CaptureSink, StdoutCaptureSink
 from mlops.serving.runtime import ServingRuntime, load_runtime
 
-__all__ = ["CaptureSink", "PredictionService", "ServingRuntime", "StdoutCaptureSink",
-           "load_runtime"]
+__all__ = [
+    "CaptureSink",
+    "PredictionService",
+    "ServingRuntime",
+    "StdoutCaptureSink",
+    "load_runtime",
+]

@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mlops.serving.capture import CaptureSink, StdoutCaptureSink, capture_record, should_sample
@@ -48,21 +49,37 @@ JSON_TYPES = ("application/json",)
 
 
 def _error_response(error: ServingError) -> Response[str]:
-    return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(error.body()))
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error.body()),
+    )
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body, separators=(",", ":")))
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+    )
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {400: "Malformed JSON", 404: "Unknown model", 413: "Payload too large",
-                 415: "Unsupported media type", 422: "Schema violation (field and row named)",
-                 503: "Model unavailable"}
-    return {code: {"description": described[code],
-                   "content": {"application/json": {"model": ErrorResponse}}} for code in codes}
+def _errors(*codes: int) -> dict[int, OpenAPIResponse]:
+    described = {
+        400: "Malformed JSON",
+        404: "Unknown model",
+        413: "Payload too large",
+        415: "Unsupported media type",
+        422: "Schema violation (field and row named)",
+        503: "Model unavailable",
+    }
+    return {
+        code: {
+            "description": described[code],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+        for code in codes
+    }
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
@@ -76,15 +93,18 @@ def _normalise_content_type(event: dict[str, Any]) -> None:
     for container in ("headers", "multiValueHeaders"):
         headers = event.get(container) or {}
         for key in [k for k in headers if k.lower() == "content-type"]:
-            headers[key] = ("application/json" if container == "headers"
-                            else ["application/json"])
+            headers[key] = "application/json" if container == "headers" else ["application/json"]
 
 
 class PredictionService:
     """The API of one execution environment, serving the model its runtime loaded."""
 
-    def __init__(self, runtime: ServingRuntime, capture: CaptureSink | None = None,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        runtime: ServingRuntime,
+        capture: CaptureSink | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.capture = capture or StdoutCaptureSink()
@@ -109,17 +129,24 @@ class PredictionService:
         if content_type is not None:
             media = content_type.split(";", 1)[0].strip().lower()
             if media not in JSON_TYPES:
-                return _error_response(UnsupportedMediaTypeError(
-                    f"send the body as application/json (got '{media[:80]}')"))
+                return _error_response(
+                    UnsupportedMediaTypeError(
+                        f"send the body as application/json (got '{media[:80]}')"
+                    )
+                )
             _normalise_content_type(event)  # media types are case-insensitive (RFC 9110)
         body = event.get("body") or ""
         if not body.strip():
-            return _error_response(MalformedRequestError(
-                "the body is empty; send JSON such as {\"instances\": [{...}]}"))
+            return _error_response(
+                MalformedRequestError('the body is empty; send JSON such as {"instances": [{...}]}')
+            )
         if len(body) > self.settings.max_body_bytes:
-            return _error_response(PayloadTooLargeError(
-                f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
-                {"limit_bytes": self.settings.max_body_bytes}))
+            return _error_response(
+                PayloadTooLargeError(
+                    f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
+                    {"limit_bytes": self.settings.max_body_bytes},
+                )
+            )
         return None
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -130,9 +157,12 @@ class PredictionService:
         early = self.precheck(event)
         if early is not None:
             self.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
-            return {"statusCode": early.status_code, "body": early.body,
-                    "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                    "isBase64Encoded": False}
+            return {
+                "statusCode": early.status_code,
+                "body": early.body,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "isBase64Encoded": False,
+            }
         return self.app.resolve(event, context)
 
     # -- routes --------------------------------------------------------------------------
@@ -146,44 +176,68 @@ class PredictionService:
 
     def _build_app(self) -> APIGatewayRestResolver:
         app = APIGatewayRestResolver(enable_validation=True)
-        app.configure_openapi(title=API_TITLE, version="1.0.0",
-                              summary="Predictions, model descriptions and feedback.")
+        app.configure_openapi(
+            title=API_TITLE,
+            version="1.0.0",
+            summary="Predictions, model descriptions and feedback.",
+        )
         service = self
 
-        @app.post("/models/<model>/predict", summary="Predict",
-                  responses={200: {"description": "Predictions",
-                                   "content": {"application/json": {"model": PredictResponse}}},
-                             **_errors(400, 404, 413, 415, 422, 503)})
-        def predict(model: ModelName,
-                    body: Annotated[PredictRequest, Body()]) -> Response[str]:
+        @app.post(
+            "/models/<model>/predict",
+            summary="Predict",
+            responses={
+                200: {
+                    "description": "Predictions",
+                    "content": {"application/json": {"model": PredictResponse}},
+                },
+                **_errors(400, 404, 413, 415, 422, 503),
+            },
+        )
+        def predict(model: ModelName, body: Annotated[PredictRequest, Body()]) -> Response[str]:
             return service._predict(model, body)
 
-        @app.get("/models/<model>", summary="Describe the serving model version",
-                 responses={200: {"description": "The serving version",
-                                  "content": {"application/json": {"model": ModelDescription}}},
-                            **_errors(404, 503)})
+        @app.get(
+            "/models/<model>",
+            summary="Describe the serving model version",
+            responses={
+                200: {
+                    "description": "The serving version",
+                    "content": {"application/json": {"model": ModelDescription}},
+                },
+                **_errors(404, 503),
+            },
+        )
         def describe(model: ModelName) -> Response[str]:
             service._check_model(model)
             return _json_response(200, describe_runtime(service.runtime))
 
-        @app.post("/models/<model>/feedback", summary="Send ground truth for predictions",
-                  responses={202: {"description": "Accepted",
-                                   "content": {"application/json": {"model": FeedbackResponse}}},
-                             **_errors(400, 404, 413, 415, 422, 503)})
-        def feedback(model: ModelName,
-                     body: Annotated[FeedbackRequest, Body()]) -> Response[str]:
+        @app.post(
+            "/models/<model>/feedback",
+            summary="Send ground truth for predictions",
+            responses={
+                202: {
+                    "description": "Accepted",
+                    "content": {"application/json": {"model": FeedbackResponse}},
+                },
+                **_errors(400, 404, 413, 415, 422, 503),
+            },
+        )
+        def feedback(model: ModelName, body: Annotated[FeedbackRequest, Body()]) -> Response[str]:
             return service._feedback(model, body)
 
         @app.get("/openapi.json", summary="This document", include_in_schema=False)
         def openapi() -> Response[str]:
-            return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                            body=service.openapi_json())
+            return Response(
+                status_code=200,
+                content_type=content_types.APPLICATION_JSON,
+                body=service.openapi_json(),
+            )
 
         @app.exception_handler(ServingError)
         def serving_error(error: ServingError) -> Response[str]:
             if error.status == 422 or error.status == 400:
-                service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count,
-                                           value=1)
+                service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
             return _error_response(error)
 
         @app.exception_handler(RequestValidationError)
@@ -192,13 +246,20 @@ class PredictionService:
             problems = error.errors()
             if any(problem.get("type") == "json_invalid" for problem in problems):
                 return _error_response(MalformedRequestError("the body is not valid JSON"))
-            violations = [{"location": [str(part) for part in problem.get("loc", ())],
-                           "message": str(problem.get("msg", problem.get("type", "")))[:200]}
-                          for problem in problems[:20]]
+            violations = [
+                {
+                    "location": [str(part) for part in problem.get("loc", ())],
+                    "message": str(problem.get("msg", problem.get("type", "")))[:200],
+                }
+                for problem in problems[:20]
+            ]
             first = violations[0] if violations else {"location": [], "message": "invalid"}
-            return _error_response(SchemaViolationError(
-                f"{'.'.join(first['location'][1:]) or 'body'}: {first['message']}",
-                {"violations": violations}))
+            return _error_response(
+                SchemaViolationError(
+                    f"{'.'.join(first['location'][1:]) or 'body'}: {first['message']}",
+                    {"violations": violations},
+                )
+            )
 
         @app.exception_handler(RequestUnsupportedContentType)
         def unsupported(_: RequestUnsupportedContentType) -> Response[str]:
@@ -206,8 +267,9 @@ class PredictionService:
 
         @app.not_found
         def not_found(_: NotFoundError) -> Response[str]:
-            return _error_response(ModelNotFoundError("no such route or model",
-                                                      {"path": app.current_event.path[:200]}))
+            return _error_response(
+                ModelNotFoundError("no such route or model", {"path": app.current_event.path[:200]})
+            )
 
         @app.exception_handler(Exception)
         def unexpected(error: Exception) -> Response[str]:
@@ -229,38 +291,58 @@ class PredictionService:
         if rows > self.settings.max_batch_rows:
             raise PayloadTooLargeError(
                 f"{rows} instances; the limit is {self.settings.max_batch_rows} per request",
-                {"limit_rows": self.settings.max_batch_rows})
+                {"limit_rows": self.settings.max_batch_rows},
+            )
         numeric, categorical = schema.to_tensors(body.instances)
         started = time.perf_counter()
         prediction = model.predict(numeric, categorical)
         latency_ms = (time.perf_counter() - started) * 1000
         request_id = self._request_id()
         outputs = prediction.outputs.tolist()
-        response: dict[str, Any] = {"model": model_name, "model_version": version.version,
-                                    "request_id": request_id, "predictions": outputs}
+        response: dict[str, Any] = {
+            "model": model_name,
+            "model_version": version.version,
+            "request_id": request_id,
+            "predictions": outputs,
+        }
         if prediction.probabilities is not None:
             response["classes"] = model.metadata.classes
             response["probabilities"] = np.round(prediction.probabilities, 6).tolist()
-        self._record(model_name, version.version, request_id, rows, latency_ms, outputs,
-                     body.instances)
+        self._record(
+            model_name, version.version, request_id, rows, latency_ms, outputs, body.instances
+        )
         return _json_response(200, response)
 
-    def _record(self, model_name: str, version: int, request_id: str, rows: int,
-                latency_ms: float, outputs: list[Any], instances: list[Any]) -> None:
+    def _record(
+        self,
+        model_name: str,
+        version: int,
+        request_id: str,
+        rows: int,
+        latency_ms: float,
+        outputs: list[Any],
+        instances: list[Any],
+    ) -> None:
         self.metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(name="rows", unit=MetricUnit.Count, value=rows)
-        self.metrics.add_metric(name="model_latency", unit=MetricUnit.Milliseconds,
-                                value=latency_ms)
+        self.metrics.add_metric(
+            name="model_latency", unit=MetricUnit.Milliseconds, value=latency_ms
+        )
         payload: dict[str, Any] = {"outputs": outputs}
         if should_sample(self.sample_rate):
             payload["inputs"] = instances
-        self.capture.write(capture_record("prediction", model_name, version, request_id,
-                                          payload))
+        self.capture.write(capture_record("prediction", model_name, version, request_id, payload))
 
     def _feedback(self, model_name: str, body: FeedbackRequest) -> Response[str]:
         self._check_model(model_name)
         _, version, _ = self.runtime.require_model()
-        self.capture.write(capture_record(
-            "feedback", model_name, version.version, self._request_id(),
-            {"feedback": [item.model_dump() for item in body.feedback]}))
+        self.capture.write(
+            capture_record(
+                "feedback",
+                model_name,
+                version.version,
+                self._request_id(),
+                {"feedback": [item.model_dump() for item in body.feedback]},
+            )
+        )
         return _json_response(202, {"accepted": len(body.feedback)})

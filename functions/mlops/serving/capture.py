@@ -29,11 +29,18 @@ class StdoutCaptureSink:
         sys.stdout.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
 
 
-def capture_record(kind: str, model: str, version: int, request_id: str,
-                   payload: dict[str, Any]) -> dict[str, Any]:
-    return {"capture": True, "kind": kind, "model": model, "model_version": version,
-            "request_id": request_id,
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"), **payload}
+def capture_record(
+    kind: str, model: str, version: int, request_id: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "capture": True,
+        "kind": kind,
+        "model": model,
+        "model_version": version,
+        "request_id": request_id,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        **payload,
+    }
 
 
 def should_sample(rate: float) -> bool:

@@ -40,15 +40,19 @@ class FeatureSchema:
         self.names = frozenset(f.name for f in numeric) | frozenset(f.name for f in categorical)
 
     @classmethod
-    def from_records(cls, schema: list[dict[str, Any]], numeric_order: list[str],
-                     categorical_order: list[str]) -> FeatureSchema:
+    def from_records(
+        cls, schema: list[dict[str, Any]], numeric_order: list[str], categorical_order: list[str]
+    ) -> FeatureSchema:
         """Build from a version's recorded feature schema, ordered as the ONNX inputs are."""
         by_name = {feature["name"]: feature for feature in schema}
-        numeric = [NumericField(name, by_name.get(name, {}).get("min"),
-                                by_name.get(name, {}).get("max")) for name in numeric_order]
-        categorical = [CategoricalField(name, frozenset(by_name.get(name, {}).get("categories")
-                                                        or []))
-                       for name in categorical_order]
+        numeric = [
+            NumericField(name, by_name.get(name, {}).get("min"), by_name.get(name, {}).get("max"))
+            for name in numeric_order
+        ]
+        categorical = [
+            CategoricalField(name, frozenset(by_name.get(name, {}).get("categories") or []))
+            for name in categorical_order
+        ]
         return cls(numeric, categorical)
 
     def to_tensors(self, instances: list[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +86,8 @@ class FeatureSchema:
                 elif not math.isfinite(value) or abs(value) > 3.4e38:
                     violate(row, spec.name, "must be a finite float32 number")
                 elif (spec.low is not None and value < spec.low) or (
-                        spec.high is not None and value > spec.high):
+                    spec.high is not None and value > spec.high
+                ):
                     violate(row, spec.name, f"{value} is outside [{spec.low}, {spec.high}]")
                 else:
                     numeric[row, column] = value
@@ -93,19 +98,19 @@ class FeatureSchema:
                 elif not isinstance(value, str):
                     violate(row, cat.name, f"expected a string, got {_describe(value)}")
                 elif value not in cat.allowed:
-                    violate(row, cat.name, f"'{value[:50]}' is not one of "
-                                           f"{sorted(cat.allowed)}")
+                    violate(row, cat.name, f"'{value[:50]}' is not one of {sorted(cat.allowed)}")
                 else:
                     categorical[row, column] = value
             if len(violations) >= MAX_REPORTED_VIOLATIONS:
                 break
         if violations:
             first = violations[0]
-            where = f"row {first['row']}" + (f", field '{first['field']}'" if first["field"]
-                                             else "")
+            where = f"row {first['row']}" + (
+                f", field '{first['field']}'" if first["field"] else ""
+            )
             raise SchemaViolationError(
-                f"{where}: {first['message']}",
-                {"violations": violations[:MAX_REPORTED_VIOLATIONS]})
+                f"{where}: {first['message']}", {"violations": violations[:MAX_REPORTED_VIOLATIONS]}
+            )
         return numeric, categorical
 
 

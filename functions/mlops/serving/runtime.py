@@ -36,20 +36,22 @@ class ServingRuntime:
     def require_model(self) -> tuple[OnnxModel, ModelVersion, FeatureSchema]:
         if self.unavailable is not None:
             raise self.unavailable
-        assert self.model is not None and self.version is not None and self.schema is not None
+        if self.model is None or self.version is None or self.schema is None:
+            raise ModelUnavailableError(f"model '{self.settings.model_name}' is not loaded")
         return self.model, self.version, self.schema
 
 
-def load_runtime(settings: PredictSettings, registry: RegistryStore,
-                 artifacts: ArtifactStore) -> ServingRuntime:
+def load_runtime(
+    settings: PredictSettings, registry: RegistryStore, artifacts: ArtifactStore
+) -> ServingRuntime:
     """Resolve the pinned version, fetch and verify its artifact, build the session."""
     started = time.perf_counter()
     runtime = ServingRuntime(settings=settings)
     pinned = settings.model_version
     if pinned == 0:
         runtime.unavailable = NoProductionModelError(
-            f"model '{settings.model_name}' has no production version yet; train one and "
-            "promote it")
+            f"model '{settings.model_name}' has no production version yet; train one and promote it"
+        )
         return runtime
     try:
         version = registry.get_version(settings.model_name, pinned)
@@ -60,26 +62,29 @@ def load_runtime(settings: PredictSettings, registry: RegistryStore,
         logger.error("refusing to serve %s v%s: %s", settings.model_name, pinned, error)
         runtime.unavailable = ModelUnavailableError(
             f"model '{settings.model_name}' v{pinned} failed its integrity check",
-            {"reason": "artifact_sha256_mismatch"})
+            {"reason": "artifact_sha256_mismatch"},
+        )
         return runtime
     except (VersionNotFoundError, ModelLoadError, KeyError) as error:
         runtime.load_problem = "load_failed"
         logger.error("cannot load %s v%s: %s", settings.model_name, pinned, error)
         runtime.unavailable = ModelUnavailableError(
             f"model '{settings.model_name}' v{pinned} could not be loaded",
-            {"reason": type(error).__name__})
+            {"reason": type(error).__name__},
+        )
         return runtime
     except Exception as error:  # S3/DynamoDB outage at init: serve 503, retry next cold start
         runtime.load_problem = "load_failed"
         logger.exception("cannot load %s v%s", settings.model_name, pinned)
         runtime.unavailable = ModelUnavailableError(
             f"model '{settings.model_name}' v{pinned} could not be loaded",
-            {"reason": type(error).__name__})
+            {"reason": type(error).__name__},
+        )
         return runtime
     runtime.model, runtime.version = model, version
-    runtime.schema = FeatureSchema.from_records(version.feature_schema,
-                                                model.metadata.numeric_features,
-                                                model.metadata.categorical_features)
+    runtime.schema = FeatureSchema.from_records(
+        version.feature_schema, model.metadata.numeric_features, model.metadata.categorical_features
+    )
     runtime.load_seconds = time.perf_counter() - started
     return runtime
 
@@ -89,12 +94,26 @@ def describe_runtime(runtime: ServingRuntime) -> dict[str, Any]:
     model, version, _ = runtime.require_model()
     lineage = version.lineage
     return {
-        "model": version.model, "version": version.version, "status": version.status,
-        "task": model.metadata.task, "classes": version.classes,
-        "features": version.feature_schema, "metrics": version.metrics,
+        "model": version.model,
+        "version": version.version,
+        "status": version.status,
+        "task": model.metadata.task,
+        "classes": version.classes,
+        "features": version.feature_schema,
+        "metrics": version.metrics,
         "trained_at": version.created_at,
-        "lineage": {key: lineage.get(key) for key in (
-            "data_bucket", "data_key", "data_version_id", "data_sha256", "data_rows",
-            "spec_hash", "code_version", "libraries")},
+        "lineage": {
+            key: lineage.get(key)
+            for key in (
+                "data_bucket",
+                "data_key",
+                "data_version_id",
+                "data_sha256",
+                "data_rows",
+                "spec_hash",
+                "code_version",
+                "libraries",
+            )
+        },
         "artifact_sha256": version.model_artifact.sha256,
     }

@@ -14,10 +14,15 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    instances: Annotated[list[dict[str, FeatureValue]], Field(
-        min_length=1, description="One object per row: feature name -> value. Numeric "
-        "features take numbers (null is imputed as in training); categorical features take "
-        "one of their allowed strings.")]
+    instances: Annotated[
+        list[dict[str, FeatureValue]],
+        Field(
+            min_length=1,
+            description="One object per row: feature name -> value. Numeric "
+            "features take numbers (null is imputed as in training); categorical features take "
+            "one of their allowed strings.",
+        ),
+    ]
 
 
 class PredictResponse(BaseModel):
@@ -25,10 +30,12 @@ class PredictResponse(BaseModel):
     model_version: int = Field(description="The model version that answered.")
     request_id: str = Field(description="Send it back with feedback for this prediction.")
     predictions: list[Any] = Field(description="Class labels or predicted values, one per row.")
-    classes: list[Any] | None = Field(default=None, description="Classifiers: the order of "
-                                      "the probability columns.")
-    probabilities: list[list[float]] | None = Field(default=None, description="Classifiers: "
-                                                     "one probability per class, per row.")
+    classes: list[Any] | None = Field(
+        default=None, description="Classifiers: the order of the probability columns."
+    )
+    probabilities: list[list[float]] | None = Field(
+        default=None, description="Classifiers: one probability per class, per row."
+    )
 
 
 class FeedbackItem(BaseModel):

@@ -28,35 +28,75 @@ class EstimatorEntry:
 
     def load_class(self) -> type[Any]:
         """Import the estimator class lazily: the inference function never imports sklearn."""
-        return getattr(import_module(self.module), self.class_name)  # type: ignore[no-any-return]
+        return getattr(import_module(self.module), self.class_name)
 
 
 _ENTRIES = [
-    EstimatorEntry("logistic_regression", "sklearn.linear_model", "LogisticRegression",
-                   "classification", True),
-    EstimatorEntry("random_forest_classifier", "sklearn.ensemble", "RandomForestClassifier",
-                   "classification", False),
-    EstimatorEntry("extra_trees_classifier", "sklearn.ensemble", "ExtraTreesClassifier",
-                   "classification", False),
-    EstimatorEntry("gradient_boosting_classifier", "sklearn.ensemble",
-                   "GradientBoostingClassifier", "classification", False),
-    EstimatorEntry("hist_gradient_boosting_classifier", "sklearn.ensemble",
-                   "HistGradientBoostingClassifier", "classification", False),
-    EstimatorEntry("decision_tree_classifier", "sklearn.tree", "DecisionTreeClassifier",
-                   "classification", False),
-    EstimatorEntry("linear_regression", "sklearn.linear_model", "LinearRegression",
-                   "regression", True),
+    EstimatorEntry(
+        "logistic_regression", "sklearn.linear_model", "LogisticRegression", "classification", True
+    ),
+    EstimatorEntry(
+        "random_forest_classifier",
+        "sklearn.ensemble",
+        "RandomForestClassifier",
+        "classification",
+        False,
+    ),
+    EstimatorEntry(
+        "extra_trees_classifier",
+        "sklearn.ensemble",
+        "ExtraTreesClassifier",
+        "classification",
+        False,
+    ),
+    EstimatorEntry(
+        "gradient_boosting_classifier",
+        "sklearn.ensemble",
+        "GradientBoostingClassifier",
+        "classification",
+        False,
+    ),
+    EstimatorEntry(
+        "hist_gradient_boosting_classifier",
+        "sklearn.ensemble",
+        "HistGradientBoostingClassifier",
+        "classification",
+        False,
+    ),
+    EstimatorEntry(
+        "decision_tree_classifier",
+        "sklearn.tree",
+        "DecisionTreeClassifier",
+        "classification",
+        False,
+    ),
+    EstimatorEntry(
+        "linear_regression", "sklearn.linear_model", "LinearRegression", "regression", True
+    ),
     EstimatorEntry("ridge", "sklearn.linear_model", "Ridge", "regression", True),
-    EstimatorEntry("random_forest_regressor", "sklearn.ensemble", "RandomForestRegressor",
-                   "regression", False),
-    EstimatorEntry("extra_trees_regressor", "sklearn.ensemble", "ExtraTreesRegressor",
-                   "regression", False),
-    EstimatorEntry("gradient_boosting_regressor", "sklearn.ensemble",
-                   "GradientBoostingRegressor", "regression", False),
-    EstimatorEntry("hist_gradient_boosting_regressor", "sklearn.ensemble",
-                   "HistGradientBoostingRegressor", "regression", False),
-    EstimatorEntry("decision_tree_regressor", "sklearn.tree", "DecisionTreeRegressor",
-                   "regression", False),
+    EstimatorEntry(
+        "random_forest_regressor", "sklearn.ensemble", "RandomForestRegressor", "regression", False
+    ),
+    EstimatorEntry(
+        "extra_trees_regressor", "sklearn.ensemble", "ExtraTreesRegressor", "regression", False
+    ),
+    EstimatorEntry(
+        "gradient_boosting_regressor",
+        "sklearn.ensemble",
+        "GradientBoostingRegressor",
+        "regression",
+        False,
+    ),
+    EstimatorEntry(
+        "hist_gradient_boosting_regressor",
+        "sklearn.ensemble",
+        "HistGradientBoostingRegressor",
+        "regression",
+        False,
+    ),
+    EstimatorEntry(
+        "decision_tree_regressor", "sklearn.tree", "DecisionTreeRegressor", "regression", False
+    ),
 ]
 
 ESTIMATORS: dict[str, EstimatorEntry] = {entry.key: entry for entry in _ENTRIES}

@@ -19,8 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mlops.spec.estimators import ESTIMATORS, Task
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
-HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "roc_auc": True, "log_loss": False,
-                    "rmse": False, "mae": False, "r2": True}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "f1_macro": True,
+    "roc_auc": True,
+    "log_loss": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+}
 CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 Metric = Literal["accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2"]
@@ -34,16 +41,30 @@ class _Strict(BaseModel):
 class Feature(_Strict):
     """One input column: its name in the CSV and the API, its kind and what values are valid."""
 
-    name: Annotated[str, Field(min_length=1, max_length=128, description="Column name in the "
-                               "training CSV and field name in prediction requests.")]
-    type: Annotated[Literal["numeric", "categorical"], Field(
-        description="numeric: a number (float32 at inference). categorical: a string from "
-                    "`categories`.")]
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=128,
+            description="Column name in the training CSV and field name in prediction requests.",
+        ),
+    ]
+    type: Annotated[
+        Literal["numeric", "categorical"],
+        Field(
+            description="numeric: a number (float32 at inference). categorical: a string from "
+            "`categories`."
+        ),
+    ]
     min: Annotated[float | None, Field(description="Numeric only: smallest valid value.")] = None
     max: Annotated[float | None, Field(description="Numeric only: largest valid value.")] = None
-    categories: Annotated[list[str] | None, Field(
-        description="Categorical only: the allowed values. Required for categorical features.",
-        min_length=1)] = None
+    categories: Annotated[
+        list[str] | None,
+        Field(
+            description="Categorical only: the allowed values. Required for categorical features.",
+            min_length=1,
+        ),
+    ] = None
     description: str = ""
 
     @model_validator(mode="after")
@@ -66,10 +87,17 @@ class Feature(_Strict):
 class Estimator(_Strict):
     """Which allow-listed estimator to fit, with its hyper-parameters."""
 
-    name: Annotated[str, Field(description="A key of the allow-list (see `mlops spec "
-                               "estimators`); never an import path.")]
-    params: Annotated[dict[str, ParamValue], Field(
-        description="Hyper-parameters passed to the estimator's constructor.")] = {}
+    name: Annotated[
+        str,
+        Field(
+            description="A key of the allow-list (see `mlops spec "
+            "estimators`); never an import path."
+        ),
+    ]
+    params: Annotated[
+        dict[str, ParamValue],
+        Field(description="Hyper-parameters passed to the estimator's constructor."),
+    ] = {}
 
     @field_validator("name")
     @classmethod
@@ -91,11 +119,18 @@ class DataPolicy(_Strict):
     """What the training file must satisfy beyond the feature schema."""
 
     min_rows: Annotated[int, Field(ge=10, description="Fewer data rows fail the run.")] = 50
-    max_missing_fraction: Annotated[float, Field(
-        ge=0, le=1, description="Per feature column: the share of empty/NaN cells that is "
-        "imputed; more fails the run. The target may never be missing.")] = 0.05
-    allow_infinite: Annotated[bool, Field(
-        description="If false, inf/-inf in a numeric column fails the run.")] = False
+    max_missing_fraction: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="Per feature column: the share of empty/NaN cells that is "
+            "imputed; more fails the run. The target may never be missing.",
+        ),
+    ] = 0.05
+    allow_infinite: Annotated[
+        bool, Field(description="If false, inf/-inf in a numeric column fails the run.")
+    ] = False
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
 
 
@@ -103,11 +138,21 @@ class QualityGate(_Strict):
     """The bar a candidate must clear to be registered."""
 
     metric: Metric
-    threshold: Annotated[float, Field(description="Absolute floor (or ceiling for error "
-                                      "metrics: log_loss, rmse, mae) on the held-out split.")]
-    max_regression: Annotated[float, Field(
-        ge=0, description="How much worse than the production model, in the metric's units, "
-        "on the same held-out split, the candidate may be.")] = 0.0
+    threshold: Annotated[
+        float,
+        Field(
+            description="Absolute floor (or ceiling for error "
+            "metrics: log_loss, rmse, mae) on the held-out split."
+        ),
+    ]
+    max_regression: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How much worse than the production model, in the metric's units, "
+            "on the same held-out split, the candidate may be.",
+        ),
+    ] = 0.0
 
     @property
     def higher_is_better(self) -> bool:
@@ -128,8 +173,9 @@ class DriftPolicy(_Strict):
     """How captured traffic is compared with the training baseline (used by the drift slice)."""
 
     schedule_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
-    capture_sample_rate: Annotated[float, Field(ge=0, le=1, description="Share of requests "
-                                                "whose full inputs are captured.")] = 0.1
+    capture_sample_rate: Annotated[
+        float, Field(ge=0, le=1, description="Share of requests whose full inputs are captured.")
+    ] = 0.1
     psi_threshold: Annotated[float, Field(gt=0)] = 0.2
     ks_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
     min_samples: Annotated[int, Field(ge=10)] = 200
@@ -138,8 +184,13 @@ class DriftPolicy(_Strict):
 class ModelSpec(_Strict):
     """A model, declared once. Adding a model is adding one of these and deploying."""
 
-    name: Annotated[str, Field(pattern=MODEL_NAME_PATTERN, description="Lower-case name used "
-                               "in S3 prefixes, API paths and function names.")]
+    name: Annotated[
+        str,
+        Field(
+            pattern=MODEL_NAME_PATTERN,
+            description="Lower-case name used in S3 prefixes, API paths and function names.",
+        ),
+    ]
     task: Task
     target: Annotated[str, Field(min_length=1, description="Target column in the CSV.")]
     description: str = ""
@@ -161,12 +212,16 @@ class ModelSpec(_Strict):
             raise ValueError(f"target '{self.target}' is also listed as a feature")
         entry = ESTIMATORS[self.estimator.name]
         if entry.task != self.task:
-            raise ValueError(f"estimator '{self.estimator.name}' is for {entry.task}, "
-                             f"but the task is {self.task}")
+            raise ValueError(
+                f"estimator '{self.estimator.name}' is for {entry.task}, "
+                f"but the task is {self.task}"
+            )
         allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
         if self.quality_gate.metric not in allowed:
-            raise ValueError(f"metric '{self.quality_gate.metric}' does not apply to "
-                             f"{self.task}; use one of {', '.join(allowed)}")
+            raise ValueError(
+                f"metric '{self.quality_gate.metric}' does not apply to "
+                f"{self.task}; use one of {', '.join(allowed)}"
+            )
         for key, value in self.estimator.params.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"estimator param '{key}' must be finite")

@@ -10,8 +10,9 @@ from sklearn import metrics as skm
 from mlops.spec import HIGHER_IS_BETTER, ModelSpec
 
 
-def classification_metrics(y_true: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                           classes: np.ndarray) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> dict[str, float]:
     """accuracy, macro F1, ROC AUC (one-vs-rest macro for multiclass) and log loss."""
     # onnxruntime returns float32 probabilities whose rows sum to 1 only within ~1e-7.
     probabilities = np.clip(probabilities, 1e-15, 1)
@@ -26,8 +27,11 @@ def classification_metrics(y_true: np.ndarray, labels: np.ndarray, probabilities
     elif len(classes) == 2:
         result["roc_auc"] = float(skm.roc_auc_score(y_true == classes[1], probabilities[:, 1]))
     else:
-        result["roc_auc"] = float(skm.roc_auc_score(y_true, probabilities, multi_class="ovr",
-                                                    average="macro", labels=classes))
+        result["roc_auc"] = float(
+            skm.roc_auc_score(
+                y_true, probabilities, multi_class="ovr", average="macro", labels=classes
+            )
+        )
     return result
 
 

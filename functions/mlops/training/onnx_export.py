@@ -44,9 +44,12 @@ class ParityReport:
     rows: int
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"max_abs_difference": self.max_abs_difference,
-                "label_agreement": self.label_agreement, "tolerance": self.tolerance,
-                "rows": self.rows}
+        return {
+            "max_abs_difference": self.max_abs_difference,
+            "label_agreement": self.label_agreement,
+            "tolerance": self.tolerance,
+            "rows": self.rows,
+        }
 
 
 def convert_to_onnx(pipeline: Pipeline, spec: ModelSpec, classes: list[Any]) -> bytes:
@@ -56,26 +59,37 @@ def convert_to_onnx(pipeline: Pipeline, spec: ModelSpec, classes: list[Any]) -> 
     if spec.numeric_features:
         inputs.append((NUMERIC_INPUT, FloatTensorType([None, len(spec.numeric_features)])))
     if spec.categorical_features:
-        inputs.append((CATEGORICAL_INPUT,
-                       StringTensorType([None, len(spec.categorical_features)])))
+        inputs.append((CATEGORICAL_INPUT, StringTensorType([None, len(spec.categorical_features)])))
     options: dict[Any, Any] = {}
     if spec.task == "classification":
         options = {id(pipeline.steps[-1][1]): {"zipmap": False}}
-    model = convert_sklearn(pipeline, initial_types=inputs, options=options,
-                            target_opset={"": TARGET_OPSET, "ai.onnx.ml": 3})
+    model = convert_sklearn(
+        pipeline,
+        initial_types=inputs,
+        options=options,
+        target_opset={"": TARGET_OPSET, "ai.onnx.ml": 3},
+    )
     metadata = ModelMetadata(
-        model_name=spec.name, task=spec.task,
+        model_name=spec.name,
+        task=spec.task,
         numeric_features=[f.name for f in spec.numeric_features],
         categorical_features=[f.name for f in spec.categorical_features],
-        classes=classes, spec_hash=spec.spec_hash())
+        classes=classes,
+        spec_hash=spec.spec_hash(),
+    )
     onnx.helper.set_model_props(model, {METADATA_KEY: metadata.model_dump_json()})
     model.producer_name = "serverless-mlops"
     model.doc_string = json.dumps({"model": spec.name})
     return bytes(model.SerializeToString())
 
 
-def check_parity(pipeline: Pipeline, model: OnnxModel, x_model: np.ndarray,
-                 numeric: np.ndarray, categorical: np.ndarray) -> ParityReport:
+def check_parity(
+    pipeline: Pipeline,
+    model: OnnxModel,
+    x_model: np.ndarray,
+    numeric: np.ndarray,
+    categorical: np.ndarray,
+) -> ParityReport:
     """Compare ONNX and scikit-learn on the same rows; ParityError beyond tolerance."""
     onnx_prediction = model.predict(numeric.astype(np.float32), categorical)
     rows = int(numeric.shape[0])
@@ -84,25 +98,33 @@ def check_parity(pipeline: Pipeline, model: OnnxModel, x_model: np.ndarray,
         expected = pipeline.predict_proba(x_model)
         difference = float(np.max(np.abs(onnx_prediction.probabilities - expected)))
         expected_labels = pipeline.predict(x_model)
-        agreement = float(np.mean(onnx_prediction.outputs.astype(str)
-                                  == expected_labels.astype(str)))
+        agreement = float(
+            np.mean(onnx_prediction.outputs.astype(str) == expected_labels.astype(str))
+        )
         report = ParityReport(difference, agreement, PROBABILITY_TOLERANCE, rows)
         # A label may only differ where the top two probabilities tie within tolerance.
         sorted_probabilities = np.sort(expected, axis=1)
-        near_tie = (sorted_probabilities[:, -1] - sorted_probabilities[:, -2]
-                    <= PROBABILITY_TOLERANCE) if expected.shape[1] > 1 else np.zeros(rows, bool)
+        near_tie = (
+            (sorted_probabilities[:, -1] - sorted_probabilities[:, -2] <= PROBABILITY_TOLERANCE)
+            if expected.shape[1] > 1
+            else np.zeros(rows, bool)
+        )
         disagree = onnx_prediction.outputs.astype(str) != expected_labels.astype(str)
         if difference > PROBABILITY_TOLERANCE or np.any(disagree & ~near_tie):
-            raise ParityError(f"ONNX probabilities differ from scikit-learn by up to "
-                              f"{difference:.2e} (tolerance {PROBABILITY_TOLERANCE:.0e}); labels "
-                              f"agree on {agreement:.2%} of {rows} held-out rows")
+            raise ParityError(
+                f"ONNX probabilities differ from scikit-learn by up to "
+                f"{difference:.2e} (tolerance {PROBABILITY_TOLERANCE:.0e}); labels "
+                f"agree on {agreement:.2%} of {rows} held-out rows"
+            )
         return report
     expected_values = pipeline.predict(x_model).astype(np.float64)
     scale = np.maximum(1.0, np.abs(expected_values))
     relative = float(np.max(np.abs(onnx_prediction.outputs - expected_values) / scale))
     report = ParityReport(relative, 1.0, REGRESSION_RELATIVE_TOLERANCE, rows)
     if relative > REGRESSION_RELATIVE_TOLERANCE:
-        raise ParityError(f"ONNX predictions differ from scikit-learn by up to {relative:.2e} "
-                          f"(relative; tolerance {REGRESSION_RELATIVE_TOLERANCE:.0e}) on {rows} "
-                          "held-out rows")
+        raise ParityError(
+            f"ONNX predictions differ from scikit-learn by up to {relative:.2e} "
+            f"(relative; tolerance {REGRESSION_RELATIVE_TOLERANCE:.0e}) on {rows} "
+            "held-out rows"
+        )
     return report

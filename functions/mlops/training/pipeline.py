@@ -26,8 +26,10 @@ def build_estimator(spec: ModelSpec) -> Any:
     valid = set(estimator_class().get_params())
     unknown = sorted(set(spec.estimator.params) - valid)
     if unknown:
-        raise SpecError(f"model '{spec.name}': {entry.class_name} has no parameter(s) {unknown}; "
-                        f"valid: {sorted(valid)}")
+        raise SpecError(
+            f"model '{spec.name}': {entry.class_name} has no parameter(s) {unknown}; "
+            f"valid: {sorted(valid)}"
+        )
     try:
         return estimator_class(**spec.estimator.params)
     except (TypeError, ValueError) as error:
@@ -47,13 +49,16 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
         transformers.append(("numeric", Pipeline(numeric_steps), list(range(numeric_count))))
     if categorical_count:
         categories = [list(feature.categories or []) for feature in spec.categorical_features]
-        transformers.append((
-            "categorical",
-            OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False),
-            list(range(numeric_count, numeric_count + categorical_count)),
-        ))
-    return Pipeline([("preprocess", ColumnTransformer(transformers)),
-                     ("estimator", build_estimator(spec))])
+        transformers.append(
+            (
+                "categorical",
+                OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False),
+                list(range(numeric_count, numeric_count + categorical_count)),
+            )
+        )
+    return Pipeline(
+        [("preprocess", ColumnTransformer(transformers)), ("estimator", build_estimator(spec))]
+    )
 
 
 def model_input(numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:

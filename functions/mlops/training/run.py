@@ -74,7 +74,7 @@ class RunOutcome:
     reason: str = ""
 
 
-class _RunFailure(Exception):
+class _RunFailedError(Exception):
     def __init__(self, problems: list[DataProblem]) -> None:
         self.problems = problems
         super().__init__("; ".join(p.message for p in problems))
@@ -104,12 +104,13 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
         return RunOutcome("ignored", model="", reason="key outside training/<model>/")
     run = deps.registry.claim_run(model, source, deps.lease_seconds)
     if run is None:
-        logger.info("duplicate delivery of s3://%s/%s: already processed", source.bucket,
-                    source.key)
+        logger.info(
+            "duplicate delivery of s3://%s/%s: already processed", source.bucket, source.key
+        )
         return RunOutcome("duplicate", model=model)
     try:
         return _train(run, source, deps)
-    except _RunFailure as failure:
+    except _RunFailedError as failure:
         return _record_failure(run, failure.problems, deps)
     except Exception as error:
         deps.registry.release_run(run, f"{type(error).__name__}: {error}")
@@ -122,9 +123,9 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     try:
         spec = load_spec(run.model)
     except UnknownModelError as error:
-        raise _RunFailure([DataProblem("unknown_model", str(error))]) from error
+        raise _RunFailedError([DataProblem("unknown_model", str(error))]) from error
     except SpecError as error:
-        raise _RunFailure([DataProblem("invalid_spec", str(error))]) from error
+        raise _RunFailedError([DataProblem("invalid_spec", str(error))]) from error
 
     head = deps.s3.head_object(**_object_arguments(source))
     if source.version_id is None and head.get("VersionId"):
@@ -134,7 +135,7 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     try:
         check_file_size(int(head["ContentLength"]), deps.max_file_mb)
     except DataValidationError as error:
-        raise _RunFailure(error.problems) from error
+        raise _RunFailedError(error.problems) from error
     content: bytes = deps.s3.get_object(**_object_arguments(source))["Body"].read()
     data_sha256 = sha256_hex(content)
     timings["download_seconds"] = time.perf_counter() - started
@@ -143,17 +144,17 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     try:
         data = read_training_csv(content, spec)
     except DataValidationError as error:
-        raise _RunFailure(error.problems) from error
+        raise _RunFailedError(error.problems) from error
     timings["validate_seconds"] = time.perf_counter() - step
 
     try:
         candidate = fit_candidate(spec, data)
     except ParityError as error:
-        raise _RunFailure([DataProblem("parity_failed", str(error))]) from error
+        raise _RunFailedError([DataProblem("parity_failed", str(error))]) from error
     except SpecError as error:
-        raise _RunFailure([DataProblem("invalid_spec", str(error))]) from error
+        raise _RunFailedError([DataProblem("invalid_spec", str(error))]) from error
     except ValueError as error:  # e.g. a class too rare to fit
-        raise _RunFailure([DataProblem("training_failed", str(error))]) from error
+        raise _RunFailedError([DataProblem("training_failed", str(error))]) from error
     timings.update(candidate.durations)
 
     production_version, production_metrics, note = _score_production(spec, candidate, deps)
@@ -163,18 +164,28 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     timings["total_seconds"] = time.perf_counter() - started
 
     lineage = {
-        "data_bucket": source.bucket, "data_key": source.key,
-        "data_version_id": source.version_id, "data_etag": source.etag,
-        "data_sha256": data_sha256, "data_rows": data.row_count,
-        "spec_hash": spec.spec_hash(), "code_version": deps.code_version,
-        "libraries": library_versions(), "durations": timings,
+        "data_bucket": source.bucket,
+        "data_key": source.key,
+        "data_version_id": source.version_id,
+        "data_etag": source.etag,
+        "data_sha256": data_sha256,
+        "data_rows": data.row_count,
+        "spec_hash": spec.spec_hash(),
+        "code_version": deps.code_version,
+        "libraries": library_versions(),
+        "durations": timings,
     }
     version_number = deps.registry.allocate_version(run, {"lineage": lineage})
     version = _store_version(run, version_number, spec, candidate, decision, lineage, data, deps)
     deps.registry.complete_version(run, version)
-    detail = {"model": run.model, "version": version_number, "run_id": run.run_id,
-              "status": version.status, "metrics": candidate.metrics,
-              "comparison": decision.comparison}
+    detail = {
+        "model": run.model,
+        "version": version_number,
+        "run_id": run.run_id,
+        "status": version.status,
+        "metrics": candidate.metrics,
+        "comparison": decision.comparison,
+    }
     if decision.registered:
         deps.events.emit("ModelRegistered", detail)
     else:
@@ -183,9 +194,15 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
             f"[mlops] {run.model} v{version_number} rejected by its quality gate",
             f"Model {run.model} v{version_number}, trained from s3://{source.bucket}/{source.key},"
             f" was rejected: {decision.reason}.\nNothing changed in serving.",
-            {"model": run.model, "kind": "candidate_rejected"})
-    return RunOutcome(decision.status, model=run.model, run_id=run.run_id,  # type: ignore[arg-type]
-                      version=version_number, reason=decision.reason)
+            {"model": run.model, "kind": "candidate_rejected"},
+        )
+    return RunOutcome(
+        decision.status,
+        model=run.model,
+        run_id=run.run_id,
+        version=version_number,
+        reason=decision.reason,
+    )
 
 
 def _object_arguments(source: SourceObject) -> dict[str, Any]:
@@ -195,8 +212,9 @@ def _object_arguments(source: SourceObject) -> dict[str, Any]:
     return arguments
 
 
-def _score_production(spec: ModelSpec, candidate: Candidate, deps: TrainingDependencies
-                      ) -> tuple[int | None, dict[str, float] | None, str]:
+def _score_production(
+    spec: ModelSpec, candidate: Candidate, deps: TrainingDependencies
+) -> tuple[int | None, dict[str, float] | None, str]:
     """The production model's metrics on the candidate's held-out rows (champion/challenger)."""
     pointers = deps.registry.get_pointers(spec.name)
     if pointers.production is None:
@@ -206,29 +224,60 @@ def _score_production(spec: ModelSpec, candidate: Candidate, deps: TrainingDepen
         model = OnnxModel(deps.artifacts.get_verified(production.model_artifact))
     except ModelLoadError as error:
         return pointers.production, None, f"production model could not be scored: {error}"
-    expected = (candidate.model.metadata.numeric_features,
-                candidate.model.metadata.categorical_features)
+    expected = (
+        candidate.model.metadata.numeric_features,
+        candidate.model.metadata.categorical_features,
+    )
     actual = (model.metadata.numeric_features, model.metadata.categorical_features)
     if expected != actual:
-        return (pointers.production, None,
-                "production model has a different feature schema; gated on the floor only")
+        return (
+            pointers.production,
+            None,
+            "production model has a different feature schema; gated on the floor only",
+        )
     held_out = candidate.held_out
-    metrics = score(spec, model.predict(held_out.numeric, held_out.categorical),
-                    held_out.target, candidate.classes)
+    metrics = score(
+        spec,
+        model.predict(held_out.numeric, held_out.categorical),
+        held_out.target,
+        candidate.classes,
+    )
     return pointers.production, metrics, ""
 
 
-def _store_version(run: TrainingRun, version: int, spec: ModelSpec, candidate: Candidate,
-                   decision: GateDecision, lineage: dict[str, Any], data: Any,
-                   deps: TrainingDependencies) -> ModelVersion:
-    summary = {"rows": data.row_count, "train_rows": candidate.train_rows,
-               "test_rows": int(candidate.held_out.target.shape[0]),
-               "missing_counts": {k: v for k, v in data.missing_counts.items() if v}}
-    card = render_model_card(spec, version, candidate.metrics, decision.comparison,
-                             candidate.parity.as_dict(), lineage, summary)
-    metrics_document = {"model": spec.name, "version": version, "metrics": candidate.metrics,
-                        "comparison": decision.comparison,
-                        "parity": candidate.parity.as_dict(), "data": summary}
+def _store_version(
+    run: TrainingRun,
+    version: int,
+    spec: ModelSpec,
+    candidate: Candidate,
+    decision: GateDecision,
+    lineage: dict[str, Any],
+    data: Any,
+    deps: TrainingDependencies,
+) -> ModelVersion:
+    summary = {
+        "rows": data.row_count,
+        "train_rows": candidate.train_rows,
+        "test_rows": int(candidate.held_out.target.shape[0]),
+        "missing_counts": {k: v for k, v in data.missing_counts.items() if v},
+    }
+    card = render_model_card(
+        spec,
+        version,
+        candidate.metrics,
+        decision.comparison,
+        candidate.parity.as_dict(),
+        lineage,
+        summary,
+    )
+    metrics_document = {
+        "model": spec.name,
+        "version": version,
+        "metrics": candidate.metrics,
+        "comparison": decision.comparison,
+        "parity": candidate.parity.as_dict(),
+        "data": summary,
+    }
     files = {
         "model.onnx": candidate.onnx_bytes,
         "baseline.json": _json_bytes(candidate.baseline),
@@ -238,30 +287,47 @@ def _store_version(run: TrainingRun, version: int, spec: ModelSpec, candidate: C
     refs = deps.artifacts.put_version(spec.name, version, files)
     created = now_iso()
     return ModelVersion(
-        model=spec.name, version=version, status=decision.status,  # type: ignore[arg-type]
-        run_id=run.run_id, created_at=created, updated_at=created,
+        model=spec.name,
+        version=version,
+        status=decision.status,
+        run_id=run.run_id,
+        created_at=created,
+        updated_at=created,
         metrics={k: (None if np.isnan(v) else v) for k, v in candidate.metrics.items()},
-        comparison=decision.comparison, parity=candidate.parity.as_dict(), artifacts=refs,
-        lineage=lineage, feature_schema=[f.model_dump(mode="json") for f in spec.features],
-        classes=candidate.classes)
+        comparison=decision.comparison,
+        parity=candidate.parity.as_dict(),
+        artifacts=refs,
+        lineage=lineage,
+        feature_schema=[f.model_dump(mode="json") for f in spec.features],
+        classes=candidate.classes,
+    )
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:
     return json.dumps(json_safe(document), indent=2, default=str, allow_nan=False).encode()
 
 
-def _record_failure(run: TrainingRun, problems: list[DataProblem], deps: TrainingDependencies
-                    ) -> RunOutcome:
-    recorded = deps.registry.fail_run(run, [Problem(code=p.code, message=p.message)
-                                            for p in problems])
+def _record_failure(
+    run: TrainingRun, problems: list[DataProblem], deps: TrainingDependencies
+) -> RunOutcome:
+    recorded = deps.registry.fail_run(
+        run, [Problem(code=p.code, message=p.message) for p in problems]
+    )
     reasons = "\n".join(f"- [{p.code}] {p.message}" for p in problems)
     deps.alerts.publish(
         f"[mlops] training failed for {run.model}",
         f"Training run {run.run_id} for model {run.model} failed; no version was created and "
         f"serving is unchanged.\nFile: s3://{run.source.bucket}/{run.source.key}\n"
         f"Reasons:\n{reasons}",
-        {"model": run.model, "kind": "training_failed"})
-    deps.events.emit("TrainingFailed", {"model": run.model, "run_id": run.run_id,
-                                        "problems": [p.__dict__ for p in problems]})
-    return RunOutcome("failed", model=run.model, run_id=recorded.run_id,
-                      reason="; ".join(p.message for p in problems))
+        {"model": run.model, "kind": "training_failed"},
+    )
+    deps.events.emit(
+        "TrainingFailed",
+        {"model": run.model, "run_id": run.run_id, "problems": [p.__dict__ for p in problems]},
+    )
+    return RunOutcome(
+        "failed",
+        model=run.model,
+        run_id=recorded.run_id,
+        reason="; ".join(p.message for p in problems),
+    )

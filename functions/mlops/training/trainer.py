@@ -58,13 +58,18 @@ def _typed_target(spec: ModelSpec, target: np.ndarray) -> np.ndarray:
     return as_int if np.array_equal(as_int.astype(str), labels) else labels
 
 
-def score(spec: ModelSpec, prediction: Prediction, target: np.ndarray,
-          classes: list[Any]) -> dict[str, float]:
+def score(
+    spec: ModelSpec, prediction: Prediction, target: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
     """The spec's task metrics for one model's predictions on the held-out rows."""
     if spec.task == "classification":
         assert prediction.probabilities is not None
-        return classification_metrics(target.astype(str), prediction.outputs.astype(str),
-                                       prediction.probabilities, np.array(classes).astype(str))
+        return classification_metrics(
+            target.astype(str),
+            prediction.outputs.astype(str),
+            prediction.probabilities,
+            np.array(classes).astype(str),
+        )
     return regression_metrics(target, prediction.outputs)
 
 
@@ -75,30 +80,42 @@ def fit_candidate(spec: ModelSpec, data: TrainingData) -> Candidate:
     target = _typed_target(spec, data.target)
     indices = np.arange(data.row_count)
     train_index, test_index = train_test_split(
-        indices, test_size=spec.split.test_fraction, random_state=spec.split.seed,
-        stratify=target if spec.task == "classification" else None)
+        indices,
+        test_size=spec.split.test_fraction,
+        random_state=spec.split.seed,
+        stratify=target if spec.task == "classification" else None,
+    )
     x_all = model_input(data.numeric, data.categorical)
     pipeline = build_pipeline(spec)
     pipeline.fit(x_all[train_index], target[train_index])
     durations["fit_seconds"] = time.perf_counter() - started
 
-    classes = (pipeline.classes_.tolist() if spec.task == "classification" else [])
+    classes = pipeline.classes_.tolist() if spec.task == "classification" else []
     started = time.perf_counter()
     onnx_bytes = convert_to_onnx(pipeline, spec, classes)
     model = OnnxModel(onnx_bytes)
     durations["convert_seconds"] = time.perf_counter() - started
 
-    held_out = HeldOut(data.numeric[test_index], data.categorical[test_index],
-                       target[test_index])
+    held_out = HeldOut(data.numeric[test_index], data.categorical[test_index], target[test_index])
     started = time.perf_counter()
-    parity = check_parity(pipeline, model, x_all[test_index], held_out.numeric,
-                          held_out.categorical)
+    parity = check_parity(
+        pipeline, model, x_all[test_index], held_out.numeric, held_out.categorical
+    )
     durations["parity_seconds"] = time.perf_counter() - started
 
     prediction = model.predict(held_out.numeric, held_out.categorical)
     metrics = score(spec, prediction, held_out.target, classes)
-    baseline = build_baseline(spec, data.numeric[train_index], data.categorical[train_index],
-                              prediction.outputs, classes)
-    return Candidate(onnx_bytes=onnx_bytes, model=model, metrics=metrics, parity=parity,
-                     baseline=baseline, held_out=held_out, classes=classes,
-                     train_rows=len(train_index), durations=durations)
+    baseline = build_baseline(
+        spec, data.numeric[train_index], data.categorical[train_index], prediction.outputs, classes
+    )
+    return Candidate(
+        onnx_bytes=onnx_bytes,
+        model=model,
+        metrics=metrics,
+        parity=parity,
+        baseline=baseline,
+        held_out=held_out,
+        classes=classes,
+        train_rows=len(train_index),
+        durations=durations,
+    )
