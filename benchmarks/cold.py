@@ -1,0 +1,200 @@
+"""Cold start: a fresh process that imports, loads and answers one request, ours vs sklearn.
+
+Each run is a new interpreter (`subprocess`), so nothing is imported or loaded yet; the OS
+page cache is warm for both after one discarded run each (as it is on a Lambda host that has
+started the function before). Runs alternate ours/sklearn (ABAB, starting side swapped every
+pair) so machine drift hits both. Two clocks: inside the child from its first statement
+(import + load + first request: what the issue defines as the cold start) and the parent's
+wall time of the whole process (adds interpreter start-up, the same for both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stack import BenchStack, feature_names
+from benchmarks.warm import api_event, instances_for
+
+HERE = Path(__file__).resolve().parent
+RUNS = 5
+IMPORT_RUNS = 5
+COLD_MODEL = "bench-rf"
+
+
+def _run_child(command: list[str], env: dict[str, str], result: Path) -> dict[str, float]:
+    result.unlink(missing_ok=True)
+    started = time.perf_counter()
+    proc = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[1]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    timings: dict[str, float] = json.loads(result.read_text())
+    timings["wall_s"] = wall
+    return timings
+
+
+def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+    keys = runs[0].keys()
+    return {
+        "runs": len(runs),
+        "median": {k: round(statistics.median(r[k] for r in runs), 4) for k in keys},
+        "min": {k: round(min(r[k] for r in runs), 4) for k in keys},
+        "max": {k: round(max(r[k] for r in runs), 4) for k in keys},
+        "all_total_s": [round(r["total_s"], 4) for r in runs],
+    }
+
+
+def run_cold(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Median of RUNS alternating cold starts of each handler, and their ratio."""
+    import joblib  # type: ignore[import-untyped]
+
+    work = Path(tempfile.mkdtemp(prefix="cold-", dir=stack.workdir))
+    event_file = work / "event.json"
+    event_file.write_text(json.dumps(api_event(COLD_MODEL, instances_for(stack.features, 1))))
+    model_file = work / "model.joblib"
+    joblib.dump(stack.pipelines[COLD_MODEL], model_file)
+    names_file = work / "features.json"
+    names_file.write_text(json.dumps(feature_names()))
+    env = {**os.environ, **stack.predict_env(COLD_MODEL)}
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # load on first use: the phases are timed apart
+    result = work / "result.json"
+    ours = [sys.executable, str(HERE / "cold_ours.py"), str(event_file), str(result)]
+    sklearn = [
+        sys.executable,
+        str(HERE / "cold_sklearn.py"),
+        str(event_file),
+        str(result),
+        str(model_file),
+        str(names_file),
+    ]
+    from mlops.clients import client
+
+    key = f"bench/{COLD_MODEL}/model.joblib"
+    client("s3").put_object(Bucket=stack.names.model_bucket, Key=key, Body=model_file.read_bytes())
+    sklearn_s3 = [*sklearn[:4], f"s3://{stack.names.model_bucket}/{key}", str(names_file)]
+    commands = {"ours": ours, "sklearn": sklearn, "sklearn_s3": sklearn_s3}
+    for command in commands.values():  # page cache and .pyc files, as on a used host
+        _run_child(command, env, result)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    for index in range(RUNS):
+        shift = index % len(commands)
+        order = list(commands)[shift:] + list(commands)[:shift]
+        for name in order:
+            runs[name].append(_run_child(commands[name], env, result))
+    summary: dict[str, Any] = {name: _summary(values) for name, values in runs.items()}
+    ours_total = summary["ours"]["median"]["total_s"]
+    sk_total = summary["sklearn"]["median"]["total_s"]
+    summary["ratio_total"] = round(ours_total / sk_total, 3)
+    summary["ratio_wall"] = round(
+        summary["ours"]["median"]["wall_s"] / summary["sklearn"]["median"]["wall_s"], 3
+    )
+    sk_s3 = summary["sklearn_s3"]["median"]
+    summary["ratio_total_vs_sklearn_s3"] = round(ours_total / sk_s3["total_s"], 3)
+    summary["ratio_wall_vs_sklearn_s3"] = round(
+        summary["ours"]["median"]["wall_s"] / sk_s3["wall_s"], 3
+    )
+    summary["model"] = COLD_MODEL
+    summary["joblib_bytes"] = model_file.stat().st_size
+    say(
+        f"  cold start: ours {ours_total * 1000:.0f} ms, sklearn {sk_total * 1000:.0f} ms "
+        f"(ratio {summary['ratio_total']})"
+    )
+    summary["imports"] = run_imports(env)
+    summary["import_breakdown"] = import_breakdown(env)
+    return summary
+
+
+#: Packages whose import cost is worth naming (the first importer pays: attribution is by
+#: where each package is first imported during `import predict.handler`).
+NAMED_PACKAGES = (
+    "numpy",
+    "onnxruntime",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "aws_xray_sdk",
+    "aws_lambda_powertools",
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
+    "mlops",
+    "urllib3",
+)
+
+
+def import_breakdown(env: dict[str, str]) -> dict[str, Any]:
+    """`python -X importtime -c "import predict.handler"`: cumulative microseconds of the
+    named packages' top-level modules (the second of two runs, so the page cache is warm)."""
+    proc = None
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import predict.handler"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    assert proc is not None
+    cumulative: dict[str, int] = {}
+    total = 0
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line[len("import time:") :].split("|")
+        try:
+            micros = int(parts[1].strip())
+        except ValueError:
+            continue
+        module = parts[2].strip()
+        if module == "predict.handler":
+            total = micros
+        if module in NAMED_PACKAGES and module not in cumulative:
+            cumulative[module] = micros
+    return {
+        "predict.handler_us": total,
+        "packages_us": dict(sorted(cumulative.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def run_imports(env: dict[str, str]) -> dict[str, Any]:
+    """`import onnxruntime` vs `import sklearn.ensemble` alone, each in a fresh interpreter."""
+    modules = {
+        "onnxruntime": "onnxruntime",
+        "sklearn.ensemble": "sklearn.ensemble",
+        "predict.handler": "predict.handler",
+    }
+    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+    samples: dict[str, list[float]] = {name: [] for name in modules}
+    for index in range(IMPORT_RUNS + 1):
+        names = list(modules) if index % 2 == 0 else list(reversed(modules))
+        for name in names:
+            proc = subprocess.run(
+                [sys.executable, "-c", code.format(m=modules[name])],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+            if index:  # the first round warms the page cache
+                samples[name].append(float(proc.stdout.strip().splitlines()[-1]))
+    medians = {name: round(statistics.median(values), 4) for name, values in samples.items()}
+    return {
+        "runs": IMPORT_RUNS,
+        "median_s": medians,
+        "ratio_onnxruntime_vs_sklearn_ensemble": round(
+            medians["onnxruntime"] / medians["sklearn.ensemble"], 3
+        ),
+    }

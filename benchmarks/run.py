@@ -1,0 +1,78 @@
+"""`make bench`: set up, measure warm latency, cold start and sizes, write the results.
+
+Writes benchmarks/results/latest.json (every number plus the machine it came from),
+benchmarks/results/latest.md (the tables, also printed) and benchmarks/results/profile.txt
+(cProfile of the warm single-row RandomForest handler: where its microseconds go).
+Progress goes to stderr so stdout carries only the markdown report.
+
+Usage: python -m benchmarks.run [--quick]   (--quick: fewer iterations, for trying changes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="serverless-mlops benchmarks")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a tenth of the iterations (results are not written)",
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    from benchmarks import cold, report, sizes, stack, warm
+
+    if args.quick:
+        warm.SECONDS_PER_VARIANT, warm.MIN_CALLS, warm.ROUNDS = 0.25, 24, 6
+        cold.RUNS, cold.IMPORT_RUNS = 1, 1
+    results: dict[str, Any] = {
+        "machine": report.machine_info(),
+        "capture_sample_rate": stack.CAPTURE_SAMPLE_RATE,
+    }
+    say("setting up: moto server, provisioning, training through the train handler")
+    bench = stack.start_stack(say)
+    try:
+        results["training_seconds"] = bench.train_seconds
+        say("warm latency (interleaved)")
+        results["warm"] = warm.run_warm(bench, say)
+        say("where the handler's time goes (stages, interleaved)")
+        results["breakdown"] = warm.run_breakdown(bench, say)
+        say("cold start (fresh processes)")
+        results["cold"] = cold.run_cold(bench, say)
+        say("sizes")
+        results["sizes"] = sizes.run_sizes(bench, say)
+        say("profiling the warm handler")
+        profile = warm.profile_handler(bench)
+    finally:
+        bench.stop()
+        shutil.rmtree(bench.workdir, ignore_errors=True)
+    results["run_seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = report.evaluate_targets(results)
+    markdown = report.render_markdown(results)
+    if not args.quick:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS_DIR / "latest.md").write_text(markdown)
+        (RESULTS_DIR / "profile.txt").write_text(profile)
+        say(f"wrote {RESULTS_DIR}/latest.json, latest.md, profile.txt")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Warm latency: the real predict handler vs the same handler on scikit-learn vs the floor.
+
+Variants, per model and batch size (all in one process, on the same request rows):
+
+* ``handler_onnx``: `predict.handler.handler(event, context)`, the deployed entry point with
+  its Logger, Metrics and Tracer decorators, the REST resolver with request validation, the
+  feature checks, onnxruntime and the capture line. The headline number.
+* ``handler_sklearn``: the same handler and service, with the runtime's model swapped for an
+  adapter that calls the fitted scikit-learn pipeline's `predict_proba` (labels by argmax, as
+  `predict` does): everything but the model call is identical.
+* ``session_run``: `session.run` on prebuilt tensors, the floor no handler can beat.
+* ``sklearn_predict_proba``: `pipeline.predict_proba` on a prebuilt array, for the
+  scikit-learn handler what `session_run` is for ours.
+
+The variants are interleaved: each round runs one batch of every variant, the order rotating
+from round to round, so drift on a shared machine (another process waking up, frequency
+changes) lands on all variants alike. Each variant gets about the same wall time, hence
+more iterations for the fast ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from benchmarks.stack import LABELS, MODELS, BenchStack, feature_names, lambda_context
+
+EVENT_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "apigw_predict.json"
+VARIANTS = ("handler_onnx", "handler_sklearn", "session_run", "sklearn_predict_proba")
+ROW_COUNTS = (1, 1000)
+ROUNDS = 24
+#: Wall time each variant gets per (model, rows) cell, and the bounds on its iterations.
+SECONDS_PER_VARIANT = 2.4
+MIN_CALLS, MAX_CALLS = 120, 6000
+
+
+class SklearnModel:
+    """Stands in for `OnnxModel` in the runtime: same `predict` contract, scikit-learn inside.
+
+    `predict_proba` once, labels by argmax over `classes_` (what the classifiers' `predict`
+    does), so the scikit-learn handler does not pay for two model passes.
+    """
+
+    def __init__(self, pipeline: Any, metadata: Any) -> None:
+        self.pipeline = pipeline
+        self.metadata = metadata
+        self.classes = np.asarray(pipeline.classes_)
+
+    def predict(self, numeric: np.ndarray, categorical: np.ndarray) -> Any:
+        from mlops.inference import Prediction
+        from mlops.training.pipeline import model_input
+
+        probabilities = self.pipeline.predict_proba(model_input(numeric, categorical))
+        return Prediction(
+            outputs=self.classes[probabilities.argmax(axis=1)], probabilities=probabilities
+        )
+
+
+def api_event(model: str, instances: list[dict[str, float]]) -> dict[str, Any]:
+    """The sample API Gateway event of events/, for `model` with `instances` as its body."""
+    event: dict[str, Any] = json.loads(EVENT_TEMPLATE.read_text())
+    path = f"/models/{model}/predict"
+    event["resource"] = event["path"] = path
+    event["requestContext"]["resourcePath"] = path
+    event["requestContext"]["path"] = "/prod" + path
+    event["body"] = json.dumps({"instances": instances})
+    return event
+
+
+def instances_for(features: np.ndarray, rows: int) -> list[dict[str, float]]:
+    names = feature_names()
+    return [
+        {name: float(value) for name, value in zip(names, row, strict=True)}
+        for row in features[:rows]
+    ]
+
+
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    values = np.asarray(samples_ns, dtype=np.float64) / 1000.0
+    return {
+        "n": len(samples_ns),
+        "p50_us": round(float(np.percentile(values, 50)), 1),
+        "p99_us": round(float(np.percentile(values, 99)), 1),
+        "mean_us": round(float(values.mean()), 1),
+        "min_us": round(float(values.min()), 1),
+    }
+
+
+@dataclass
+class Cell:
+    """One model x batch size: a callable per variant, and a check each one answers."""
+
+    model: str
+    rows: int
+    calls: dict[str, Callable[[], Any]]
+
+
+def build_cells(stack: BenchStack) -> tuple[list[Cell], dict[str, Any]]:
+    """Build the services the handler would build, plus their scikit-learn twins."""
+    from mlops.training.pipeline import model_input
+    from predict import handler as predict_handler
+
+    cells: list[Cell] = []
+    checks: dict[str, Any] = {}
+    context = lambda_context()
+    for model in MODELS:
+        os.environ.update(stack.predict_env(model))
+        onnx_service = predict_handler.build_service()
+        sklearn_service = predict_handler.build_service()
+        runtime_model = onnx_service.runtime.model
+        assert runtime_model is not None, onnx_service.runtime.unavailable
+        pipeline = stack.pipelines[model]
+        cast(Any, sklearn_service.runtime).model = SklearnModel(pipeline, runtime_model.metadata)
+        session = runtime_model.session
+        outputs = [runtime_model.metadata.label_output, runtime_model.metadata.probabilities_output]
+        checks[model] = {
+            "sample_rate": onnx_service.sample_rate,
+            "load_seconds": round(onnx_service.runtime.load_seconds, 4),
+        }
+        for rows in ROW_COUNTS:
+            event = api_event(model, instances_for(stack.features, rows))
+            numeric = stack.features[:rows].astype(np.float32)
+            feeds = {"numeric": numeric}
+            sk_input = model_input(numeric, np.empty((rows, 0), dtype=object))
+
+            calls: dict[str, Callable[[], Any]] = {
+                "handler_onnx": partial(call_handler, onnx_service, event, context),
+                "handler_sklearn": partial(call_handler, sklearn_service, event, context),
+                "session_run": partial(session.run, outputs, feeds),
+                "sklearn_predict_proba": partial(pipeline.predict_proba, sk_input),
+            }
+            checks[f"{model}/{rows}"] = _check(calls, rows)
+            cells.append(Cell(model, rows, calls))
+    return cells, checks
+
+
+def call_handler(service: Any, event: dict[str, Any], context: Any) -> Any:
+    """The deployed entry point, serving `service` (what `predict.handler.service()` built)."""
+    from predict import handler as predict_handler
+
+    predict_handler._service = service
+    return predict_handler.handler(event, context)
+
+
+def decorated_noop() -> Callable[[dict[str, Any], Any], Any]:
+    """The handler's three decorators (the same Logger, Tracer and Metrics objects) around a
+    body that only adds one metric: what the decorators cost by themselves."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from predict import handler as predict_handler
+
+    @predict_handler.logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
+    @predict_handler.tracer.capture_lambda_handler(capture_response=False)
+    @predict_handler.metrics.log_metrics
+    def body(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        predict_handler.metrics.add_metric(name="api_calls", unit="Count", value=1)
+        return {"statusCode": 200, "body": "{}"}
+
+    return body
+
+
+def handle_without_flush(service: Any, event: dict[str, Any], context: Any) -> Any:
+    """`PredictionService.handle` alone; the metrics it adds are dropped, not flushed."""
+    try:
+        return service.handle(event, context)
+    finally:
+        service.metrics.clear_metrics()
+
+
+def route_args_repr(route_args: dict[str, Any]) -> str:
+    """What Powertools' `logger.debug(f"Calling API Route Handler: {route_args}")` formats
+    on every request (api_gateway.py, `_registered_api_adapter`), debug enabled or not."""
+    return f"Calling API Route Handler: {route_args}"
+
+
+def _check(calls: dict[str, Callable[[], Any]], rows: int) -> dict[str, Any]:
+    """Both handlers answer 200 with the same labels and near-equal probabilities."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        answers = {name: calls[name]() for name in ("handler_onnx", "handler_sklearn")}
+    bodies = {}
+    for name, answer in answers.items():
+        if answer["statusCode"] != 200:
+            raise RuntimeError(f"{name} answered {answer['statusCode']}: {answer['body']}")
+        bodies[name] = json.loads(answer["body"])
+    onnx, sk = bodies["handler_onnx"], bodies["handler_sklearn"]
+    assert len(onnx["predictions"]) == rows
+    gap = float(np.max(np.abs(np.asarray(onnx["probabilities"]) - np.asarray(sk["probabilities"]))))
+    agree = float(np.mean(np.asarray(onnx["predictions"]) == np.asarray(sk["predictions"])))
+    return {
+        "max_probability_gap": gap,
+        "label_agreement": agree,
+        "response_bytes": len(answers["handler_onnx"]["body"]),
+    }
+
+
+def _estimate_ns(call: Callable[[], Any], seconds: float = 0.15) -> float:
+    """Warm the variant up and estimate its cost per call."""
+    count, started = 0, time.perf_counter_ns()
+    while time.perf_counter_ns() - started < seconds * 1e9 or count < 3:
+        call()
+        count += 1
+    return (time.perf_counter_ns() - started) / count
+
+
+def measure_cell(cell: Cell, seconds: float | None = None) -> dict[str, dict[str, float]]:
+    """Interleaved rounds of batches; every call timed on its own (p50/p99 need the spread)."""
+    names = list(cell.calls)
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    budget = SECONDS_PER_VARIANT if seconds is None else seconds
+    clock = time.perf_counter_ns
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        batch = {}
+        for name in names:
+            per_call = _estimate_ns(cell.calls[name])
+            total = int(min(MAX_CALLS, max(MIN_CALLS, budget * 1e9 / per_call)))
+            batch[name] = max(1, total // ROUNDS)
+        gc.collect()
+        for round_index in range(ROUNDS):
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
+                call, out = cell.calls[name], samples[name]
+                for _ in range(batch[name]):
+                    started = clock()
+                    call()
+                    out.append(clock() - started)
+    return {name: percentiles(values) for name, values in samples.items()}
+
+
+def summarize(model: str, rows: int, stats: dict[str, dict[str, float]]) -> dict[str, Any]:
+    onnx, sk = stats["handler_onnx"], stats["handler_sklearn"]
+    floor = stats["session_run"]
+    return {
+        "model": model,
+        "label": LABELS[model],
+        "rows": rows,
+        "variants": stats,
+        "speedup_vs_sklearn_handler_p50": round(sk["p50_us"] / onnx["p50_us"], 2),
+        "speedup_vs_sklearn_handler_p99": round(sk["p99_us"] / onnx["p99_us"], 2),
+        "overhead_over_floor_p50_us": round(onnx["p50_us"] - floor["p50_us"], 1),
+        "handler_over_floor_ratio_p50": round(onnx["p50_us"] / floor["p50_us"], 2),
+        "sklearn_handler_overhead_over_predict_proba_p50_us": round(
+            sk["p50_us"] - stats["sklearn_predict_proba"]["p50_us"], 1
+        ),
+    }
+
+
+def run_warm(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str, Any]:
+    cells, checks = build_cells(stack)
+    results = []
+    for cell in cells:
+        started = time.perf_counter()
+        stats = measure_cell(cell)
+        results.append(summarize(cell.model, cell.rows, stats))
+        say(
+            f"  {cell.model} x{cell.rows}: handler p50 {stats['handler_onnx']['p50_us']} us, "
+            f"sklearn handler p50 {stats['handler_sklearn']['p50_us']} us, floor p50 "
+            f"{stats['session_run']['p50_us']} us ({time.perf_counter() - started:.1f} s)"
+        )
+    return {
+        "cells": results,
+        "checks": checks,
+        "method": {
+            "rounds": ROUNDS,
+            "seconds_per_variant": SECONDS_PER_VARIANT,
+            "min_calls": MIN_CALLS,
+            "max_calls": MAX_CALLS,
+            "variants": list(VARIANTS),
+            "gc": "enabled (as on Lambda)",
+        },
+    }
+
+
+BREAKDOWN_MODEL = "bench-rf"
+#: Stages of the handler, each timed on its own (interleaved with the whole handler).
+STAGES = {
+    "handler_onnx": "whole handler",
+    "decorators_only": "Logger + Tracer + Metrics decorators around a body that adds one "
+    "metric (context injection, dummy X-Ray subsegment, EMF flush)",
+    "service_handle": "PredictionService.handle, no decorators (metrics cleared, not flushed)",
+    "powertools_minimal": "Powertools resolver + validation of the same body, constant answer "
+    "(framework floor: routing, JSON parse, pydantic)",
+    "route_args_repr": "of which: Powertools' debug f-string `{route_args}` (repr of the "
+    "validated body, built even with debug off)",
+    "to_tensors": "feature checks: FeatureSchema.to_tensors",
+    "onnx_predict": "OnnxModel.predict (session.run + feeds and outputs)",
+}
+
+
+def build_breakdown(stack: BenchStack) -> list[Cell]:
+    """Where the handler's time goes: its stages measured one by one, on the same rows."""
+    from benchmarks.minimal_api import minimal_app
+    from mlops.serving.schemas import PredictRequest
+    from predict import handler as predict_handler
+
+    os.environ.update(stack.predict_env(BREAKDOWN_MODEL))
+    service = predict_handler.build_service()
+    model, _, schema = service.runtime.require_model()
+    app = minimal_app()
+    context = lambda_context()
+    decorated = decorated_noop()
+    cells = []
+    for rows in ROW_COUNTS:
+        event = api_event(BREAKDOWN_MODEL, instances_for(stack.features, rows))
+        instances = json.loads(event["body"])["instances"]
+        body = PredictRequest.model_validate({"instances": instances})
+        numeric, categorical = schema.to_tensors(instances)
+        route_args = {"model": BREAKDOWN_MODEL, "body": body}
+
+        calls: dict[str, Callable[[], Any]] = {
+            "handler_onnx": partial(call_handler, service, event, context),
+            "decorators_only": partial(decorated, event, context),
+            "service_handle": partial(handle_without_flush, service, event, context),
+            "powertools_minimal": partial(app.resolve, event, context),
+            "route_args_repr": partial(route_args_repr, route_args),
+            "to_tensors": partial(schema.to_tensors, instances),
+            "onnx_predict": partial(model.predict, numeric, categorical),
+        }
+        answer = app.resolve(event, context)
+        assert answer["statusCode"] == 200, answer
+        cells.append(Cell(BREAKDOWN_MODEL, rows, calls))
+    return cells
+
+
+def run_breakdown(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str, Any]:
+    results: dict[str, Any] = {"model": BREAKDOWN_MODEL, "stages": STAGES, "rows": {}}
+    for cell in build_breakdown(stack):
+        stats = measure_cell(cell, seconds=SECONDS_PER_VARIANT / 2)
+        whole = stats["handler_onnx"]["p50_us"]
+        handle = stats["service_handle"]["p50_us"]
+        accounted = sum(
+            stats[name]["p50_us"] for name in ("powertools_minimal", "to_tensors", "onnx_predict")
+        )
+        results["rows"][str(cell.rows)] = {
+            "variants": stats,
+            "decorators_by_difference_p50_us": round(whole - handle, 1),
+            "rest_by_difference_p50_us": round(handle - accounted, 1),
+        }
+        say(
+            f"  breakdown x{cell.rows}: handler p50 {whole} us, Powertools minimal "
+            f"{stats['powertools_minimal']['p50_us']} us, to_tensors "
+            f"{stats['to_tensors']['p50_us']} us, predict {stats['onnx_predict']['p50_us']} us"
+        )
+    return results
+
+
+def profile_handler(
+    stack: BenchStack, model: str = "bench-rf", rows: int = 1, calls: int = 3000, top: int = 25
+) -> str:
+    """cProfile of the warm ONNX handler: where the microseconds go (cumulative order)."""
+    import cProfile
+    import io
+    import pstats
+
+    from predict import handler as predict_handler
+
+    os.environ.update(stack.predict_env(model))
+    predict_handler._service = predict_handler.build_service()
+    event = api_event(model, instances_for(stack.features, rows))
+    context = lambda_context()
+    profiler = cProfile.Profile()
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        for _ in range(200):
+            predict_handler.handler(event, context)
+        profiler.enable()
+        for _ in range(calls):
+            predict_handler.handler(event, context)
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
