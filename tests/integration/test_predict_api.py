@@ -92,13 +92,43 @@ def test_every_prediction_is_captured_with_id_version_and_outputs(
     assert records[-1]["request_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
-def test_openapi_document_describes_the_routes(serving_stack: ServingStack) -> None:
+def test_openapi_document_describes_each_model_exactly(serving_stack: ServingStack) -> None:
     status, document = serving_stack.call("GET", "/openapi.json")
     assert status == 200
     paths = document["paths"]
-    assert set(paths) == {"/models/{model}/predict", "/models/{model}", "/models/{model}/feedback"}
-    responses = paths["/models/{model}/predict"]["post"]["responses"]
-    assert {"200", "400", "404", "413", "415", "422", "503"} <= set(responses)
+    for model in ("iris", "diabetes"):
+        assert {f"/models/{model}", f"/models/{model}/predict", f"/models/{model}/feedback"} <= (
+            set(paths)
+        )
+    predict = paths["/models/iris/predict"]["post"]
+    assert {"200", "400", "404", "413", "415", "422", "503"} <= set(predict["responses"])
+    body = predict["requestBody"]["content"]["application/json"]["schema"]
+    instances = body["properties"]["instances"]
+    assert instances["maxItems"] == 1000
+    row = instances["items"]
+    assert row["required"] == list(SETOSA)
+    assert row["additionalProperties"] is False
+    assert row["properties"]["petal width (cm)"]["maximum"] == 20
+    diabetes_row = paths["/models/diabetes/predict"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["properties"]["instances"]["items"]
+    assert diabetes_row["properties"]["sex"] == {
+        "type": "string",
+        "enum": ["1", "2"],
+        "description": "Coded 1 or 2 in the source data.",
+    }
+
+
+def test_boolean_is_not_a_number(serving_stack: ServingStack) -> None:
+    status, body = predict(serving_stack, {"instances": [{**SETOSA, "sepal width (cm)": True}]})
+    assert (status, body["error"]["code"]) == (422, "schema_violation")
+    assert "expected a number, got a boolean" in body["error"]["message"]
+
+
+def test_wrong_method_on_a_known_route_is_405_with_allow(serving_stack: ServingStack) -> None:
+    status, body = serving_stack.call("GET", "/models/iris/predict")
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+    assert body["error"]["details"]["allowed"] == ["POST"]
 
 
 @pytest.mark.parametrize(
@@ -135,7 +165,7 @@ def test_schema_violation_names_field_and_row(serving_stack: ServingStack) -> No
     )
     assert status == 422
     violations = body["error"]["details"]["violations"]
-    assert {"row": 1, "field": "petal width (cm)", "message": "99.0 is outside [0, 20]"} in (
+    assert {"row": 1, "field": "petal width (cm)", "message": "99 is outside [0, 20]"} in (
         violations
     )
     assert {(v["row"], v["field"]) for v in violations} >= {

@@ -141,6 +141,8 @@ class LocalApi:
             "x-amzn-RequestId": request_id,
             **(response.get("headers") or {}),
         }
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers[key] = ", ".join(str(value) for value in values)
         return int(response["statusCode"]), out_headers, str(response.get("body") or "").encode()
 
 
@@ -172,9 +174,15 @@ class _Handler(BaseHTTPRequestHandler):
         head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
         headers["Content-Length"] = str(len(body))
         head += [f"{key}: {value}" for key, value in headers.items()]
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        payload = b"" if self.command == "HEAD" else body  # HEAD: headers only
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the router (the stdlib would answer an unknown one with a 501
+        # HTML page): a known path with the wrong method is a 405 with `Allow`, as documented.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
 
 def serve_api(api: LocalApi, host: str, port: int) -> ThreadingHTTPServer:

@@ -8,6 +8,7 @@ version, as Lambda would (DESIGN §7).
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Annotated, Any
 
@@ -26,12 +27,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mlops.serving.capture import CaptureSink, StdoutCaptureSink, capture_record, should_sample
 from mlops.serving.errors import (
     MalformedRequestError,
+    MethodNotAllowedError,
     ModelNotFoundError,
     PayloadTooLargeError,
     SchemaViolationError,
     ServingError,
     UnsupportedMediaTypeError,
 )
+from mlops.serving.openapi import per_model_document
 from mlops.serving.runtime import ServingRuntime, describe_runtime
 from mlops.serving.schemas import (
     ErrorResponse,
@@ -89,6 +92,22 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
+ROUTE_METHODS = (
+    (re.compile(r"^/models/[^/]+/predict/?$"), ("POST",)),
+    (re.compile(r"^/models/[^/]+/feedback/?$"), ("POST",)),
+    (re.compile(r"^/models/[^/]+/?$"), ("GET",)),
+    (re.compile(r"^/openapi\.json$"), ("GET",)),
+)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods a known route takes (empty for an unknown path): 405 vs 404."""
+    for pattern, methods in ROUTE_METHODS:
+        if pattern.match(path):
+            return list(methods)
+    return []
+
+
 def _normalise_content_type(event: dict[str, Any]) -> None:
     for container in ("headers", "multiValueHeaders"):
         headers = event.get(container) or {}
@@ -110,6 +129,7 @@ class PredictionService:
         self.capture = capture or StdoutCaptureSink()
         self.metrics = metrics or Metrics()
         self.sample_rate = self._sample_rate()
+        self._openapi: str | None = None
         self.app = self._build_app()
 
     def _sample_rate(self) -> float:
@@ -123,7 +143,9 @@ class PredictionService:
     # -- request checks that run before any parsing ----------------------------------------
     def precheck(self, event: dict[str, Any]) -> Response[str] | None:
         """415 for a non-JSON body and 413 for an oversized one, before the body is parsed."""
-        if str(event.get("httpMethod", "")).upper() != "POST":
+        if str(event.get("httpMethod", "")).upper() != "POST" or "POST" not in allowed_methods(
+            str(event.get("path", ""))
+        ):
             return None
         content_type = _header(event, "content-type")
         if content_type is not None:
@@ -267,8 +289,23 @@ class PredictionService:
 
         @app.not_found
         def not_found(_: NotFoundError) -> Response[str]:
+            path = app.current_event.path
+            allowed = allowed_methods(path)
+            if allowed:
+                return Response(
+                    status_code=405,
+                    content_type=content_types.APPLICATION_JSON,
+                    headers={"Allow": ", ".join(allowed)},
+                    body=json.dumps(
+                        MethodNotAllowedError(
+                            f"{app.current_event.http_method[:10]} is not allowed here; use "
+                            f"{' or '.join(allowed)}",
+                            {"allowed": allowed},
+                        ).body()
+                    ),
+                )
             return _error_response(
-                ModelNotFoundError("no such route or model", {"path": app.current_event.path[:200]})
+                ModelNotFoundError("no such route or model", {"path": path[:200]})
             )
 
         @app.exception_handler(Exception)
@@ -282,7 +319,21 @@ class PredictionService:
         return app
 
     def openapi_json(self) -> str:
-        return self.app.get_openapi_json_schema(title=API_TITLE, version="1.0.0")
+        """The document, generated once per environment, with the model path parameter listing
+        the models this deployment declares (each has its own routes and function)."""
+        if self._openapi is None:
+            from mlops.spec import SpecError, load_all_specs, load_spec
+
+            document = json.loads(
+                self.app.get_openapi_json_schema(title=API_TITLE, version="1.0.0")
+            )
+            try:
+                specs = load_all_specs()
+            except SpecError:
+                specs = {self.settings.model_name: load_spec(self.settings.model_name)}
+            document = per_model_document(document, specs, self.settings.max_batch_rows)
+            self._openapi = json.dumps(document, indent=2)
+        return self._openapi
 
     def _predict(self, model_name: str, body: PredictRequest) -> Response[str]:
         self._check_model(model_name)

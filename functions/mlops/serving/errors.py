@@ -31,6 +31,10 @@ class ModelNotFoundError(ServingError):
     status, code = 404, "model_not_found"
 
 
+class MethodNotAllowedError(ServingError):
+    status, code = 405, "method_not_allowed"
+
+
 class PayloadTooLargeError(ServingError):
     status, code = 413, "payload_too_large"
 

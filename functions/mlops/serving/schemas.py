@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-FeatureValue = float | str | None
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 
 class PredictRequest(BaseModel):
@@ -14,8 +20,10 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Values are Any on purpose: pydantic would coerce `true` to 1.0; the per-model schema
+    # (mlops.serving.features) checks every value's type strictly.
     instances: Annotated[
-        list[dict[str, FeatureValue]],
+        list[dict[str, Any]],
         Field(
             min_length=1,
             description="One object per row: feature name -> value. Numeric "
@@ -38,12 +46,26 @@ class PredictResponse(BaseModel):
     )
 
 
+def _integral_number(value: Any) -> Any:
+    """JSON Schema's integer admits 3.0; booleans and strings are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
 class FeedbackItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: `"row": false` or `"row": "3"` is a schema violation, not a coerced 0 or 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     request_id: Annotated[str, Field(min_length=1, max_length=128)]
-    row: Annotated[int, Field(ge=0, le=100_000)] = 0
-    actual: float | str = Field(description="The ground truth for that row.")
+    row: Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integral_number)] = 0
+    actual: StrictInt | StrictFloat | StrictStr = Field(
+        description="The ground truth for that row."
+    )
 
 
 class FeedbackRequest(BaseModel):

@@ -1,0 +1,101 @@
+"""The OpenAPI document, made exact per model.
+
+Powertools generates the document from the routes, whose request model cannot know a
+model's features. API Gateway has an explicit resource per model (DESIGN §7), so the
+document does too: each declared model gets its own paths, with a request schema that lists
+its features (types, bounds, allowed categories, all required, nothing else allowed) and the
+batch limit. What the document accepts, the API accepts; what it refuses, the API refuses
+with a 4xx.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mlops.spec import ModelSpec
+
+FLOAT32_MAX = 3.4e38
+_TEMPLATE_PREFIX = "/models/{model}"
+
+
+def instance_schema(spec: ModelSpec) -> dict[str, Any]:
+    """JSON Schema of one row for `spec`'s features."""
+    properties: dict[str, Any] = {}
+    for feature in spec.features:
+        if feature.type == "numeric":
+            properties[feature.name] = {
+                "type": ["number", "null"],
+                "minimum": feature.min if feature.min is not None else -FLOAT32_MAX,
+                "maximum": feature.max if feature.max is not None else FLOAT32_MAX,
+                "description": feature.description or "Numeric; null is imputed as in training.",
+            }
+        else:
+            properties[feature.name] = {
+                "type": "string",
+                "enum": list(feature.categories or []),
+                "description": feature.description or "Categorical.",
+            }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [feature.name for feature in spec.features],
+        "additionalProperties": False,
+    }
+
+
+def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]:
+    concrete = copy.deepcopy(operation)
+    concrete["parameters"] = [
+        p
+        for p in concrete.get("parameters", [])
+        if not (p.get("in") == "path" and p.get("name") == "model")
+    ]
+    if not concrete["parameters"]:
+        del concrete["parameters"]
+    concrete["operationId"] = f"{concrete.get('operationId', 'op')}_{model}".replace("-", "_")
+    concrete["tags"] = [model]
+    return concrete
+
+
+def per_model_document(
+    document: dict[str, Any], specs: dict[str, ModelSpec], max_batch_rows: int
+) -> dict[str, Any]:
+    """Replace `/models/{model}...` paths by one concrete set per declared model."""
+    result = copy.deepcopy(document)
+    templated = {
+        path: operations
+        for path, operations in result["paths"].items()
+        if path.startswith(_TEMPLATE_PREFIX)
+    }
+    for path in templated:
+        del result["paths"][path]
+    for name, spec in sorted(specs.items()):
+        for path, operations in templated.items():
+            concrete_path = f"/models/{name}" + path[len(_TEMPLATE_PREFIX) :]
+            result["paths"][concrete_path] = {
+                method: _concrete_operation(operation, name)
+                for method, operation in operations.items()
+            }
+        predict = result["paths"][f"/models/{name}/predict"]["post"]
+        predict["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["instances"],
+                        "properties": {
+                            "instances": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": max_batch_rows,
+                                "items": instance_schema(spec),
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    return result
