@@ -221,8 +221,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     breakdown = cold["import_breakdown"]
     lines += [
-        "`python -X importtime -c 'import predict.handler'` (cumulative, first importer "
-        f"pays; importtime inflates): total {_ms(breakdown['predict.handler_us'] / 1e6)}; "
+        "`python -X importtime -c 'import predict.handler'` (largest subtree per package, "
+        "first importer pays, nested counts twice; importtime inflates): total "
+        f"{_ms(breakdown['predict.handler_us'] / 1e6)}; "
         + ", ".join(
             f"{name} {_ms(us / 1e6)}" for name, us in breakdown["packages_us"].items() if us >= 5000
         )
