@@ -57,7 +57,7 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 def run_cold(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Median of RUNS alternating cold starts of each handler, and their ratio."""
-    import joblib  # type: ignore[import-untyped]
+    import joblib
 
     work = Path(tempfile.mkdtemp(prefix="cold-", dir=stack.workdir))
     event_file = work / "event.json"

@@ -18,7 +18,7 @@ def main() -> None:
     import json
     import sys
 
-    import joblib  # type: ignore[import-untyped]
+    import joblib
     import numpy as np
 
     imported = time.perf_counter()

@@ -30,7 +30,7 @@ RUNTIME_SETS = {
 
 
 def artifact_sizes(stack: BenchStack) -> dict[str, dict[str, int | float]]:
-    import joblib  # type: ignore[import-untyped]
+    import joblib
 
     sizes: dict[str, dict[str, int | float]] = {}
     for model, pipeline in stack.pipelines.items():

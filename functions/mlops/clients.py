@@ -20,11 +20,19 @@ _CONFIG = Config(
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One session per process: each new session re-reads botocore's endpoint and service
+    # JSON, about 150 ms of a cold start (benchmarks/results/latest.md).
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
     """A cached boto3 client for `service` with the standard retry mode."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    return _session().client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends and endpoints)."""
     client.cache_clear()
+    _session.cache_clear()

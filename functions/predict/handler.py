@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -57,12 +56,12 @@ def reset() -> None:
     _service = None
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The API Gateway request id is the correlation id (a dict lookup, not a JMESPath query).
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     return service().handle(event, context)
 
 

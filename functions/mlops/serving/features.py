@@ -7,7 +7,6 @@ rows, and reports every violation with its row and field in one pass.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from mlops.serving.errors import SchemaViolationError
 
 MAX_REPORTED_VIOLATIONS = 20
+FLOAT32_MAX = 3.4e38
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,16 @@ class FeatureSchema:
         self.numeric = numeric
         self.categorical = categorical
         self.names = frozenset(f.name for f in numeric) | frozenset(f.name for f in categorical)
+        self._numeric_names = [f.name for f in numeric]
+        # Bounds as arrays (float32's range where the spec sets none; NaN/inf fail both).
+        self._low = np.array(
+            [-FLOAT32_MAX if f.low is None else max(f.low, -FLOAT32_MAX) for f in numeric],
+            dtype=np.float64,
+        )
+        self._high = np.array(
+            [FLOAT32_MAX if f.high is None else min(f.high, FLOAT32_MAX) for f in numeric],
+            dtype=np.float64,
+        )
 
     @classmethod
     def from_records(
@@ -59,59 +69,125 @@ class FeatureSchema:
         """float32 numerics (NaN where null: imputed as in training) and string categoricals.
 
         Raises SchemaViolationError naming each offending row and field (first 20 shown).
+        Columns whose values are all plain numbers take a vectorised path (one numpy array
+        per column, bounds checked at once); anything else falls back to checking each value.
         """
         rows = len(instances)
-        numeric = np.empty((rows, len(self.numeric)), dtype=np.float32)
-        categorical = np.empty((rows, len(self.categorical)), dtype=object)
-        violations: list[dict[str, Any]] = []
-
-        def violate(row: int, field: str | None, message: str) -> None:
-            violations.append({"row": row, "field": field, "message": message})
-
+        violations: list[tuple[int, int, str | None, str]] = []
         for row, instance in enumerate(instances):
-            if not isinstance(instance, dict):
-                violate(row, None, "each instance must be an object of feature values")
-                continue
-            for key in instance:
-                if key not in self.names:
-                    violate(row, str(key), "unknown feature")
+            if type(instance) is not dict:
+                violations.append(
+                    (row, -1, None, "each instance must be an object of feature values")
+                )
+            elif instance.keys() - self.names:
+                for key in sorted(str(k) for k in instance.keys() - self.names)[:5]:
+                    violations.append((row, -1, key, "unknown feature"))
+        rows_as_dicts = [i if type(i) is dict else _NOT_AN_OBJECT for i in instances]
+        numeric = self._numeric_block(rows_as_dicts)
+        if numeric is None:  # some value is not a plain in-range number: check one by one
+            numeric = np.empty((rows, len(self.numeric)), dtype=np.float32)
             for column, spec in enumerate(self.numeric):
-                value = instance.get(spec.name, _MISSING)
-                if value is _MISSING:
-                    violate(row, spec.name, "missing (send null to have it imputed)")
-                elif value is None:
-                    numeric[row, column] = np.nan
-                elif isinstance(value, bool) or not isinstance(value, int | float):
-                    violate(row, spec.name, f"expected a number, got {_describe(value)}")
-                elif not math.isfinite(value) or abs(value) > 3.4e38:
-                    violate(row, spec.name, "must be a finite float32 number")
-                elif (spec.low is not None and value < spec.low) or (
-                    spec.high is not None and value > spec.high
-                ):
-                    violate(row, spec.name, f"{value} is outside [{spec.low}, {spec.high}]")
-                else:
-                    numeric[row, column] = value
-            for column, cat in enumerate(self.categorical):
-                value = instance.get(cat.name, _MISSING)
-                if value is _MISSING or value is None:
-                    violate(row, cat.name, "missing")
+                values = [instance.get(spec.name, _MISSING) for instance in rows_as_dicts]
+                numeric[:, column] = self._numeric_column(spec, column, values, violations)
+        categorical = np.empty((rows, len(self.categorical)), dtype=object)
+        for offset, cat in enumerate(self.categorical):
+            column = len(self.numeric) + offset
+            values = [instance.get(cat.name, _MISSING) for instance in rows_as_dicts]
+            for row, value in enumerate(values):
+                if type(value) is str and value in cat.allowed:
+                    categorical[row, offset] = value
+                elif value is _SKIP:
+                    continue
+                elif value is _MISSING or value is None:
+                    violations.append((row, column, cat.name, "missing"))
                 elif not isinstance(value, str):
-                    violate(row, cat.name, f"expected a string, got {_describe(value)}")
-                elif value not in cat.allowed:
-                    violate(row, cat.name, f"'{value[:50]}' is not one of {sorted(cat.allowed)}")
+                    violations.append(
+                        (row, column, cat.name, f"expected a string, got {_describe(value)}")
+                    )
                 else:
-                    categorical[row, column] = value
-            if len(violations) >= MAX_REPORTED_VIOLATIONS:
-                break
+                    violations.append(
+                        (
+                            row,
+                            column,
+                            cat.name,
+                            f"'{value[:50]}' is not one of {sorted(cat.allowed)}",
+                        )
+                    )
         if violations:
-            first = violations[0]
+            violations.sort(key=lambda item: (item[0], item[1]))
+            shown = [
+                {"row": row, "field": field, "message": message}
+                for row, _, field, message in violations[:MAX_REPORTED_VIOLATIONS]
+            ]
+            first = shown[0]
             where = f"row {first['row']}" + (
                 f", field '{first['field']}'" if first["field"] else ""
             )
-            raise SchemaViolationError(
-                f"{where}: {first['message']}", {"violations": violations[:MAX_REPORTED_VIOLATIONS]}
-            )
+            raise SchemaViolationError(f"{where}: {first['message']}", {"violations": shown})
         return numeric, categorical
+
+    def _numeric_block(self, rows: list[dict[str, Any]]) -> np.ndarray | None:
+        """All numeric features at once when every value is a plain number within bounds
+        (the common case): one numpy conversion and one vectorised bounds check."""
+        names = self._numeric_names
+        matrix = [[row.get(name, _MISSING) for name in names] for row in rows]
+        if not all(
+            type(value) is float or type(value) is int for values in matrix for value in values
+        ):
+            return None
+        try:
+            array = np.array(matrix, dtype=np.float64).reshape(len(rows), len(names))
+        except OverflowError:
+            return None
+        if not ((array >= self._low) & (array <= self._high)).all():
+            return None
+        return array.astype(np.float32)
+
+    @staticmethod
+    def _numeric_column(
+        spec: NumericField,
+        column: int,
+        values: list[Any],
+        violations: list[tuple[int, int, str | None, str]],
+    ) -> np.ndarray:
+        if all(type(value) is float or type(value) is int for value in values):
+            try:
+                array = np.array(values, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64: check value by value below
+                pass
+            else:
+                bad = ~(np.abs(array) <= FLOAT32_MAX)
+                if spec.low is not None:
+                    bad |= array < spec.low
+                if spec.high is not None:
+                    bad |= array > spec.high
+                if not bad.any():
+                    return array
+        result = np.full(len(values), np.nan)
+        reported = 0
+        for row, value in enumerate(values):
+            problem = None
+            if value is _SKIP:
+                continue
+            if value is _MISSING:
+                problem = "missing (send null to have it imputed)"
+            elif value is None:
+                continue
+            elif type(value) is bool or not isinstance(value, int | float):
+                problem = f"expected a number, got {_describe(value)}"
+            elif not (abs(value) <= FLOAT32_MAX):
+                problem = "must be a finite float32 number"
+            elif (spec.low is not None and value < spec.low) or (
+                spec.high is not None and value > spec.high
+            ):
+                problem = f"{value} is outside [{spec.low}, {spec.high}]"
+            else:
+                result[row] = value
+                continue
+            if reported < MAX_REPORTED_VIOLATIONS:
+                violations.append((row, column, spec.name, problem))
+            reported += 1
+        return result
 
 
 class _Missing:
@@ -119,6 +195,17 @@ class _Missing:
 
 
 _MISSING = _Missing()
+_SKIP = _Missing()
+
+
+class _NotAnObject(dict[str, Any]):
+    """Stands in for a row that is not an object (already reported): every lookup skips."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return _SKIP
+
+
+_NOT_AN_OBJECT = _NotAnObject()
 
 
 def _describe(value: Any) -> str:
