@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
 from mlops.resources import ResourceNames
 
 # Services that publish to the topic and therefore must be able to use its key.

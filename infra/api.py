@@ -16,12 +16,12 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from mlops.resources import ResourceNames
 
 from infra.nag import acknowledge
 from infra.serving import PredictEndpoint, model_id
 from infra.settings import ApiAuth
 from infra.standard_function import LOG_RETENTION
+from mlops.resources import ResourceNames
 
 RATE_LIMIT = 100
 BURST_LIMIT = 200

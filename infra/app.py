@@ -12,12 +12,12 @@ from pathlib import Path
 from aws_cdk import App, Environment, Validations
 from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
-from mlops.spec import load_all_specs
 
 from infra.bundling import MODELS_DIR, REPO_ROOT
 from infra.settings import DEFAULT_STACK_NAME, StackSettings
 from infra.stack import ServerlessMlopsStack
 from infra.training import train_image_code
+from mlops.spec import load_all_specs
 
 INFERENCE_LAYER_DIR = REPO_ROOT / "layers" / "build" / "inference-arm64"
 # Feature flags the stack relies on, set here rather than in cdk.json so that tests (which build

@@ -13,10 +13,10 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from mlops.resources import ResourceNames
 
 from infra.nag import acknowledge, bucket_arn_finding
 from infra.standard_function import LOG_RETENTION
+from mlops.resources import ResourceNames
 
 CAPTURE_FILTER_PATTERN = "{ $.capture IS TRUE }"
 CAPTURE_PREFIX = (

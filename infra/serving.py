@@ -19,11 +19,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from aws_cdk.aws_dynamodb import ITable
 from constructs import Construct
-from mlops.resources import LIVE_ALIAS, ResourceNames
 
 from infra.capture import CaptureStream
 from infra.nag import acknowledge, bucket_arn_finding
 from infra.standard_function import LOG_RETENTION, StandardFunction
+from mlops.resources import LIVE_ALIAS, ResourceNames
 
 # AWS publishes the Powertools layer from this account in every commercial region.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"

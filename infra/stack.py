@@ -7,8 +7,6 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
-from mlops.resources import ResourceNames
-from mlops.spec import ModelSpec
 
 from infra.alerts import Alerts
 from infra.api import PredictionApi
@@ -19,6 +17,8 @@ from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layer
 from infra.settings import StackSettings
 from infra.storage import Storage
 from infra.training import Training
+from mlops.resources import ResourceNames
+from mlops.spec import ModelSpec
 
 
 class ServerlessMlopsStack(Stack):

@@ -21,11 +21,11 @@ from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
 from aws_cdk.aws_sns import ITopic
 from constructs import Construct
-from mlops.resources import TRAINING_PREFIX, ResourceNames
 
 from infra.bundling import REPO_ROOT
 from infra.nag import acknowledge, bucket_arn_finding
 from infra.standard_function import StandardFunction
+from mlops.resources import TRAINING_PREFIX, ResourceNames
 
 TRAIN_TIMEOUT = Duration.minutes(15)
 # AWS's guidance for SQS-triggered functions: visibility at least 6x the function timeout, so a

@@ -38,7 +38,6 @@ def build_service() -> PredictionService:
         ArtifactStore(client("s3"), settings.model_bucket),
     )
     if runtime.load_problem:
-        metrics.add_dimension(name="model", value=settings.model_name)
         metrics.add_metric(name=f"model_{runtime.load_problem}", unit="Count", value=1)
     return PredictionService(runtime, metrics=metrics)
 

@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -45,8 +45,6 @@ from mlops.serving.schemas import (
 )
 
 API_TITLE = "serverless-mlops prediction API"
-# Module level: the route annotations are resolved against this module's globals.
-ModelName = Annotated[str, Path(description="Model name (one spec in models/).", max_length=40)]
 JSON_TYPES = ("application/json",)
 
 
@@ -214,7 +212,7 @@ class PredictionService:
                 **_errors(400, 404, 413, 415, 422, 503),
             },
         )
-        def predict(model: ModelName) -> Response[str]:
+        def predict(model: str) -> Response[str]:
             # The body is parsed here, not by the resolver's pydantic validation: the per-model
             # FeatureSchema checks every value strictly (pydantic would coerce true to 1.0),
             # and skipping a generic model pass saves ~18 ms on 1,000 rows (benchmarks/). The
@@ -232,8 +230,9 @@ class PredictionService:
                 **_errors(404, 503),
             },
         )
-        def describe(model: ModelName) -> Response[str]:
+        def describe(model: str) -> Response[str]:
             service._check_model(model)
+            service.metrics.add_metric(name="describe_requests", unit=MetricUnit.Count, value=1)
             return _json_response(200, describe_runtime(service.runtime))
 
         @app.post(
@@ -247,11 +246,12 @@ class PredictionService:
                 **_errors(400, 404, 413, 415, 422, 503),
             },
         )
-        def feedback(model: ModelName, body: Annotated[FeedbackRequest, Body()]) -> Response[str]:
+        def feedback(model: str, body: Annotated[FeedbackRequest, Body()]) -> Response[str]:
             return service._feedback(model, body)
 
         @app.get("/openapi.json", summary="This document", include_in_schema=False)
         def openapi() -> Response[str]:
+            service.metrics.add_metric(name="openapi_requests", unit=MetricUnit.Count, value=1)
             return Response(
                 status_code=200,
                 content_type=content_types.APPLICATION_JSON,
@@ -260,8 +260,8 @@ class PredictionService:
 
         @app.exception_handler(ServingError)
         def serving_error(error: ServingError) -> Response[str]:
-            if error.status == 422 or error.status == 400:
-                service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
+            name = "unavailable_requests" if error.status >= 500 else "invalid_requests"
+            service.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
             return _error_response(error)
 
         @app.exception_handler(RequestValidationError)
@@ -291,6 +291,7 @@ class PredictionService:
 
         @app.not_found
         def not_found(_: NotFoundError) -> Response[str]:
+            service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
             path = app.current_event.path
             allowed = allowed_methods(path)
             if allowed:
@@ -412,6 +413,9 @@ class PredictionService:
     def _feedback(self, model_name: str, body: FeedbackRequest) -> Response[str]:
         self._check_model(model_name)
         _, version, _ = self.runtime.require_model()
+        self.metrics.add_metric(
+            name="feedback_items", unit=MetricUnit.Count, value=len(body.feedback)
+        )
         self.capture.write(
             capture_record(
                 "feedback",
