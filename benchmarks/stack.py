@@ -19,7 +19,7 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -47,23 +47,10 @@ LABELS = {
 }
 
 
-class FakeContext:
-    """The attributes Powertools' Logger reads from a Lambda context."""
-
-    function_name = "mlops-predict-bench"
-    function_version = "1"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-predict-bench"
-    aws_request_id = "bench-request"
-    log_group_name = "/aws/lambda/mlops-predict-bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def lambda_context() -> LambdaContext:
-    return cast(LambdaContext, FakeContext())
+    from mlops.local.context import LocalContext
+
+    return LocalContext("mlops-predict-bench", "bench-request").as_lambda_context()
 
 
 def feature_names() -> list[str]:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
+from mlops.local.context import LocalContext
 from mlops.local.provision import LocalResources, local_names, provision
 from mlops.local.sqs_bridge import lambda_event_from_messages
 
@@ -120,21 +122,13 @@ class ServingStack:
         if headers is not None:
             event["headers"] = headers
             event["multiValueHeaders"] = {key: [value] for key, value in headers.items()}
-        response = handler(event, FakeLambdaContext())
+        response = handler(event, lambda_context())
         return int(response["statusCode"]), json.loads(response["body"])
 
 
-class FakeLambdaContext:
-    function_name = "mlops-predict-iris"
-    function_version = "2"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-predict-iris:live"
-    memory_limit_in_mb = 1024
-    aws_request_id = "test"
-    log_group_name = "/aws/lambda/mlops-predict-iris"
-    log_stream_name = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+def lambda_context(function_name: str = "mlops-predict-iris") -> LambdaContext:
+    """A context for calling handlers in-process."""
+    return LocalContext(function_name, "test", qualifier="live").as_lambda_context()
 
 
 def train_and_promote(training: TrainingStack, model: str, body: bytes) -> None:
@@ -142,7 +136,7 @@ def train_and_promote(training: TrainingStack, model: str, body: bytes) -> None:
     from train.handler import handler
 
     training.upload(f"training/{model}/serving.csv", body)
-    handler(training.receive_event(), FakeLambdaContext())  # type: ignore[arg-type]
+    handler(training.receive_event(), lambda_context())
     store = RegistryStore(client("dynamodb"), training.resources.names.registry_table)
     version = store.latest_version_number(model)
     assert store.set_production(model, version, expected=store.get_pointers(model).production)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
 from mlops.examples import iris_csv
@@ -13,9 +12,9 @@ from mlops.local.provision import ensure_predict_function
 from mlops.registry import RegistryStore
 from mlops.rollout import PromotionError, ensure_serving, promote
 from serving_setup.handler import handler as setup_handler
-from tests.integration.conftest import FakeLambdaContext, TrainingStack, train_and_promote
+from tests.integration.conftest import TrainingStack, lambda_context, train_and_promote
 
-CONTEXT = cast(LambdaContext, FakeLambdaContext())
+CONTEXT = lambda_context()
 
 
 def _live(function_name: str) -> tuple[str, dict[str, str]]:
@@ -79,7 +78,7 @@ def test_promote_moves_production_and_archives_the_previous(
     training_stack.upload("training/iris/second.csv", iris_csv() + b"\n")
     from train.handler import handler
 
-    handler(training_stack.receive_event(), FakeLambdaContext())  # type: ignore[arg-type]
+    handler(training_stack.receive_event(), lambda_context())
     assert store.get_version("iris", 2).status == "registered"
 
     state = promote(store, client("lambda"), predict_function, "iris", 2)

@@ -12,6 +12,7 @@ import pytest
 
 from mlops.clients import client
 from mlops.examples import diabetes_csv, iris_csv
+from mlops.local.context import LocalContext
 from mlops.registry import RegistryStore, run_id_for
 from mlops.spec.loader import _load_cached
 from tests.conftest import load_event
@@ -19,19 +20,12 @@ from tests.integration.conftest import TrainingStack
 from train.handler import handler
 
 
-class FakeContext:
-    function_name = "mlops-train"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-train"
-    aws_request_id = "test-request"
-
-
 def registry(stack: TrainingStack) -> RegistryStore:
     return RegistryStore(client("dynamodb"), stack.resources.names.registry_table)
 
 
 def run_handler(event: dict[str, Any]) -> dict[str, Any]:
-    return dict(handler(event, FakeContext()))  # type: ignore[arg-type]
+    return dict(handler(event, LocalContext("mlops-train", "test").as_lambda_context()))
 
 
 def test_upload_trains_and_registers_with_matching_sha256(training_stack: TrainingStack) -> None:

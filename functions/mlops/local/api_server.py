@@ -19,28 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mlops.local.context import LocalContext
 from mlops.local.environments import LocalEnvironments
 
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
 _ROUTE = re.compile(r"^/models/(?P<model>[^/]+)(?P<rest>/predict|/feedback)?/?$")
-
-
-class LocalContext:
-    """The slice of LambdaContext the handlers read."""
-
-    def __init__(self, function_name: str, request_id: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}:live"
-        )
-        self.memory_limit_in_mb = 1024
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def gateway_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -129,7 +112,7 @@ class LocalApi:
         event = proxy_event(method, raw_path, headers, body, request_id, supplied, resource)
         started = time.perf_counter()
         version, response = self.environments.invoke(
-            function_name, event, LocalContext(function_name, request_id)
+            function_name, event, LocalContext(function_name, request_id, qualifier="live")
         )
         elapsed = (time.perf_counter() - started) * 1000
         self.on_request(

@@ -23,13 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import Any
 
 from mlops.clients import client, reset_clients
 from mlops.local.api_server import LocalApi, serve_api
 from mlops.local.capture_store import S3CaptureSink
+from mlops.local.context import LocalContext
 from mlops.local.environments import LocalEnvironments
 from mlops.local.provision import (
     LOCAL_REGION,
@@ -44,6 +43,7 @@ from mlops.rollout import ensure_serving
 from mlops.spec import load_all_specs
 
 STATE_FILE = "local.json"
+TRAIN_CONTEXT = LocalContext("mlops-train", memory_mb=3008, timeout_ms=900_000)
 
 
 def state_dir() -> Path:
@@ -220,7 +220,7 @@ class LocalStack:
                     continue
                 event = lambda_event_from_messages(messages, queue_arn, LOCAL_REGION)
                 self._announce_training(messages)
-                result = handler(event, cast(LambdaContext, _TrainContext()))
+                result = handler(event, TRAIN_CONTEXT.as_lambda_context())
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
                 for message in messages:
                     if message["MessageId"] in failed:
@@ -303,16 +303,3 @@ class LocalStack:
                 self.sync_models()
             except Exception as error:
                 self.say(f"[housekeeping] error: {type(error).__name__}: {error}")
-
-
-class _TrainContext:
-    function_name = "mlops-train"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-train"
-    memory_limit_in_mb = 3008
-    aws_request_id = "local"
-    log_group_name = "/aws/lambda/mlops-train"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
