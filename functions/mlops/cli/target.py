@@ -66,10 +66,12 @@ def _deployed(stack: str) -> Target:
         api_key = client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
             "value"
         ]
+        # Output keys are alphanumeric (a model named "churn-v2" becomes PredictFunctionChurnv2);
+        # the function name itself ends in "-predict-<model>", so read the model from it.
         functions = {
-            key.removeprefix("PredictFunction").lower(): value
+            value.split("-predict-", 1)[1]: value
             for key, value in outputs.items()
-            if key.startswith("PredictFunction")
+            if key.startswith("PredictFunction") and "-predict-" in value
         }
         return Target(
             "aws",

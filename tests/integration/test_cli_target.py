@@ -1,0 +1,49 @@
+"""The CLI finds a deployed stack through its CloudFormation outputs (moto stands in)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops.cli.target import TargetError, resolve_target
+from mlops.clients import client
+
+
+def _deploy_outputs_stack(outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    client("cloudformation").create_stack(StackName="Mlops", TemplateBody=json.dumps(template))
+
+
+def test_deployed_stack_is_read_from_outputs(moto_aws: None) -> None:
+    key = client("apigateway").create_api_key(name="mlops", enabled=True, value="secret-key-0123456789abcdef")
+    _deploy_outputs_stack(
+        {
+            "DataBucketName": "data-b",
+            "ModelBucketName": "model-b",
+            "RegistryTableName": "reg",
+            "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com/prod/",
+            "ApiKeyId": key["id"],
+            "PredictFunctionIris": "mlops-predict-iris",
+            "PredictFunctionChurnv2": "mlops-predict-churn-v2",
+        }
+    )
+    target = resolve_target("Mlops")
+    assert (target.kind, target.data_bucket, target.registry_table) == ("aws", "data-b", "reg")
+    assert target.api_url == "https://abc.execute-api.us-east-1.amazonaws.com/prod"
+    assert target.api_key == "secret-key-0123456789abcdef"
+    assert target.predict_function("churn-v2") == "mlops-predict-churn-v2"
+    with pytest.raises(TargetError, match="no predict function for 'ghost'"):
+        target.predict_function("ghost")
+
+
+def test_no_local_stack_and_no_stack_is_a_clear_error(
+    moto_aws: None, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
+    monkeypatch.delenv("MLOPS_STACK", raising=False)
+    with pytest.raises(TargetError, match="start `mlops local`"):
+        resolve_target(None)
