@@ -153,7 +153,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "## Warm latency: p50 / p99 per request",
         "",
         "handler = `predict.handler.handler(event, context)` for an API Gateway event (Logger, "
-        "Metrics and Tracer decorators, REST resolver with validation, feature checks, model, "
+        "Metrics and Tracer decorators; predict dispatched on its exact path, the REST resolver "
+        "for every other route; body parse and per-model feature checks, model, "
         f"capture line; capture sample rate {results['capture_sample_rate']}). "
         "sklearn handler = the same handler with the model call replaced by the fitted "
         "scikit-learn pipeline's `predict_proba`. Floor = onnxruntime `session.run` on "
