@@ -2,7 +2,9 @@
 
 One `PredictionService` per execution environment (it holds the loaded runtime). The handler
 module builds one from the environment; the local stack builds one per published function
-version, as Lambda would (DESIGN §7).
+version, as Lambda would (DESIGN §7). Requests for this model's exact predict path are
+dispatched straight to the route code (see `_dispatch_predict`); everything else goes through
+the resolver.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ def _json_response(status: int, body: dict[str, Any]) -> Response[str]:
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(body, separators=(",", ":")),
     )
+
+
+def _proxy_response(response: Response[str]) -> dict[str, Any]:
+    """An API Gateway proxy answer for a response built outside the resolver."""
+    return {
+        "statusCode": response.status_code,
+        "body": response.body,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "isBase64Encoded": False,
+    }
 
 
 def _errors(*codes: int) -> dict[int, OpenAPIResponse]:
@@ -178,12 +190,7 @@ class PredictionService:
         early = self.precheck(event)
         if early is not None:
             self.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
-            return {
-                "statusCode": early.status_code,
-                "body": early.body,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "isBase64Encoded": False,
-            }
+            return _proxy_response(early)
         if event.get("path") == self._predict_path and event.get("httpMethod") == "POST":
             return self._dispatch_predict(event)
         return self.app.resolve(event, context)
@@ -207,12 +214,7 @@ class PredictionService:
         except Exception:
             logger.exception("unexpected error")
             response = _error_response(ServingError("internal error; it has been logged"))
-        return {
-            "statusCode": response.status_code,
-            "body": response.body,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "isBase64Encoded": False,
-        }
+        return _proxy_response(response)
 
     # -- routes --------------------------------------------------------------------------
     def _check_model(self, model: str) -> None:
@@ -346,16 +348,14 @@ class PredictionService:
         @app.exception_handler(Exception)
         def unexpected(error: Exception) -> Response[str]:
             # Never a stack trace on the wire; the log keeps it.
-            import logging
-
-            logging.getLogger(__name__).exception("unexpected error")
+            logger.exception("unexpected error")
             return _error_response(ServingError("internal error; it has been logged"))
 
         return app
 
     def openapi_json(self) -> str:
-        """The document, generated once per environment, with the model path parameter listing
-        the models this deployment declares (each has its own routes and function)."""
+        """The document, generated once per environment, with one exact set of paths per model
+        this deployment declares (each has its own routes and function)."""
         if self._openapi is None:
             from mlops.spec import SpecError, load_all_specs, load_spec
 
