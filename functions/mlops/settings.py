@@ -19,8 +19,9 @@ class TrainSettings(BaseSettings):
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN")
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
     # A file larger than this cannot be parsed within the function's memory (the CSV is read
-    # into Python objects, about 10-20x its size); refuse it before downloading it.
-    max_training_file_mb: float = Field(default=100.0, gt=0, alias="MAX_TRAINING_FILE_MB")
+    # into Python objects, ~13x its size measured); refuse it before downloading it. CDK sets
+    # memory / 20.
+    max_training_file_mb: float = Field(default=150.0, gt=0, alias="MAX_TRAINING_FILE_MB")
     code_version: str = Field(default="dev", alias="CODE_VERSION")
     # A run left 'running' longer than this (a crashed invocation) may be taken over.
     run_lease_seconds: int = Field(default=1000, gt=0, alias="RUN_LEASE_SECONDS")

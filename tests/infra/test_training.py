@@ -98,7 +98,7 @@ def test_train_function_is_an_arm64_image_with_its_configuration(synthesized: Sy
     env = props["Environment"]["Variables"]
     assert {key: env[key] for key in ("EVENT_BUS_NAME", "MAX_TRAINING_FILE_MB")} == {
         "EVENT_BUS_NAME": "default",
-        "MAX_TRAINING_FILE_MB": "200",
+        "MAX_TRAINING_FILE_MB": "150",
     }
     assert env["CODE_VERSION"] == "dev"
     assert env["RUN_LEASE_SECONDS"] == "1000"

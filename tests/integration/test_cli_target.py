@@ -19,7 +19,9 @@ def _deploy_outputs_stack(outputs: dict[str, str]) -> None:
 
 
 def test_deployed_stack_is_read_from_outputs(moto_aws: None) -> None:
-    key = client("apigateway").create_api_key(name="mlops", enabled=True, value="secret-key-0123456789abcdef")
+    key = client("apigateway").create_api_key(
+        name="mlops", enabled=True, value="secret-key-0123456789abcdef"
+    )
     _deploy_outputs_stack(
         {
             "DataBucketName": "data-b",

@@ -43,7 +43,7 @@ class LocalResources:
             "REGISTRY_TABLE": self.names.registry_table,
             "ALERTS_TOPIC_ARN": self.alerts_topic_arn,
             "EVENT_BUS_NAME": "default",
-            "MAX_TRAINING_FILE_MB": "200",
+            "MAX_TRAINING_FILE_MB": "150",
             "CODE_VERSION": "local",
             "RUN_LEASE_SECONDS": "1000",
         }
