@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from mlops.clients import client
 from mlops.examples import diabetes_csv, iris_csv
@@ -171,3 +172,33 @@ def test_unknown_model_is_recorded_and_alerted(training_stack: TrainingStack) ->
     [run] = store.list_runs("nosuchmodel")
     assert run.problems[0].code == "unknown_model"
     assert "nosuchmodel" in training_stack.alerts()[0]["Message"]
+
+
+def test_alert_lost_to_an_outage_is_sent_on_redelivery(training_stack: TrainingStack) -> None:
+    """The run is recorded before it is announced; a redelivered message announces it."""
+    sns = client("sns")
+    store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
+    training_stack.upload("training/iris/bad.csv", non_numeric())
+    event = training_stack.receive_event()
+    sns.delete_topic(TopicArn=training_stack.resources.alerts_topic_arn)
+
+    # The whole (one-message) batch failed: Powertools raises, Lambda reports the error and
+    # SQS redelivers the message after its visibility timeout.
+    with pytest.raises(BatchProcessingError):
+        run_handler(event)
+    [run] = store.list_runs("iris")
+    assert (run.status, run.notified) == ("failed", False)
+    topic = sns.create_topic(Name=training_stack.resources.names.alerts_topic)["TopicArn"]
+    outbox_arn = client("sqs").get_queue_attributes(
+        QueueUrl=training_stack.resources.outbox_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=outbox_arn)
+
+    second = run_handler(event)
+
+    assert second == {"batchItemFailures": []}
+    [alert] = training_stack.alerts()
+    assert alert["Subject"] == "[mlops] training failed for iris"
+    assert store.list_runs("iris")[0].notified
+    run_handler(event)  # a third delivery: already announced, nothing more
+    assert training_stack.alerts() == []

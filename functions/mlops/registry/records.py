@@ -43,6 +43,9 @@ class TrainingRun(BaseModel):
     claim_token: str = ""
     lease_until: int = 0
     last_error: str | None = None
+    # Set once the outcome's alert/event went out; a redelivery of a finished but unannounced
+    # run sends them again (consumers de-duplicate on run_id).
+    notified: bool = False
 
 
 class ArtifactRef(BaseModel):

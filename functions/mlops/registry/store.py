@@ -167,6 +167,15 @@ class RegistryStore:
         """Record a failed run with its reasons (conditional on still owning the claim)."""
         return self._finish_run(run, "failed", problems)
 
+    def mark_notified(self, run: TrainingRun) -> None:
+        """Record that the run's outcome was announced (idempotent)."""
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._run_key(run),
+            UpdateExpression="SET notified = :true",
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
+
     def release_run(self, run: TrainingRun, error: str) -> None:
         """Give up the lease after an unexpected error so a redelivery can retry at once."""
         try:

@@ -35,6 +35,7 @@ from mlops.registry import (
     TrainingRun,
     json_safe,
     now_iso,
+    run_id_for,
     sha256_hex,
 )
 from mlops.resources import TRAINING_PREFIX
@@ -107,6 +108,9 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
         logger.info(
             "duplicate delivery of s3://%s/%s: already processed", source.bucket, source.key
         )
+        finished = deps.registry.get_run(model, run_id_for(source))
+        if finished is not None and not finished.notified:
+            announce(finished, deps)  # the first delivery stopped before announcing
         return RunOutcome("duplicate", model=model)
     try:
         return _train(run, source, deps)
@@ -178,24 +182,7 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     version_number = deps.registry.allocate_version(run, {"lineage": lineage})
     version = _store_version(run, version_number, spec, candidate, decision, lineage, data, deps)
     deps.registry.complete_version(run, version)
-    detail = {
-        "model": run.model,
-        "version": version_number,
-        "run_id": run.run_id,
-        "status": version.status,
-        "metrics": candidate.metrics,
-        "comparison": decision.comparison,
-    }
-    if decision.registered:
-        deps.events.emit("ModelRegistered", detail)
-    else:
-        deps.events.emit("ModelRejected", detail)
-        deps.alerts.publish(
-            f"[mlops] {run.model} v{version_number} rejected by its quality gate",
-            f"Model {run.model} v{version_number}, trained from s3://{source.bucket}/{source.key},"
-            f" was rejected: {decision.reason}.\nNothing changed in serving.",
-            {"model": run.model, "kind": "candidate_rejected"},
-        )
+    announce(run.model_copy(update={"status": version.status}), deps)
     return RunOutcome(
         decision.status,
         model=run.model,
@@ -313,21 +300,57 @@ def _record_failure(
     recorded = deps.registry.fail_run(
         run, [Problem(code=p.code, message=p.message) for p in problems]
     )
-    reasons = "\n".join(f"- [{p.code}] {p.message}" for p in problems)
-    deps.alerts.publish(
-        f"[mlops] training failed for {run.model}",
-        f"Training run {run.run_id} for model {run.model} failed; no version was created and "
-        f"serving is unchanged.\nFile: s3://{run.source.bucket}/{run.source.key}\n"
-        f"Reasons:\n{reasons}",
-        {"model": run.model, "kind": "training_failed"},
-    )
-    deps.events.emit(
-        "TrainingFailed",
-        {"model": run.model, "run_id": run.run_id, "problems": [p.__dict__ for p in problems]},
-    )
+    announce(recorded, deps)
     return RunOutcome(
         "failed",
         model=run.model,
         run_id=recorded.run_id,
         reason="; ".join(p.message for p in problems),
     )
+
+
+def announce(run: TrainingRun, deps: TrainingDependencies) -> None:
+    """Send a finished run's outcome: the registry event, and an alert for a failure or a
+    rejection; then mark the run notified.
+
+    Built from what the registry recorded, so a redelivered message can send it again if the
+    first attempt stopped in between (at least once; consumers de-duplicate on `run_id`).
+    """
+    source = f"s3://{run.source.bucket}/{run.source.key}"
+    if run.status == "failed":
+        reasons = "\n".join(f"- [{p.code}] {p.message}" for p in run.problems)
+        deps.alerts.publish(
+            f"[mlops] training failed for {run.model}",
+            f"Training run {run.run_id} for model {run.model} failed; no version was created "
+            f"and serving is unchanged.\nFile: {source}\nReasons:\n{reasons}",
+            {"model": run.model, "kind": "training_failed"},
+        )
+        deps.events.emit(
+            "TrainingFailed",
+            {
+                "model": run.model,
+                "run_id": run.run_id,
+                "problems": [p.model_dump() for p in run.problems],
+            },
+        )
+    elif run.status in ("registered", "rejected") and run.version is not None:
+        version = deps.registry.get_version(run.model, run.version)
+        detail = {
+            "model": run.model,
+            "version": version.version,
+            "run_id": run.run_id,
+            "status": run.status,
+            "metrics": version.metrics,
+            "comparison": version.comparison,
+        }
+        if run.status == "registered":
+            deps.events.emit("ModelRegistered", detail)
+        else:
+            deps.events.emit("ModelRejected", detail)
+            deps.alerts.publish(
+                f"[mlops] {run.model} v{version.version} rejected by its quality gate",
+                f"Model {run.model} v{version.version}, trained from {source}, was rejected: "
+                f"{version.comparison.get('reason')}.\nNothing changed in serving.",
+                {"model": run.model, "kind": "candidate_rejected"},
+            )
+    deps.registry.mark_notified(run)
