@@ -14,7 +14,6 @@ from mlops.clients import client
 from mlops.examples import diabetes_csv, iris_csv
 from mlops.local.context import LocalContext
 from mlops.registry import RegistryStore, run_id_for
-from mlops.spec.loader import _load_cached
 from tests.conftest import load_event
 from tests.integration.conftest import TrainingStack
 from train.handler import handler
@@ -143,7 +142,6 @@ def test_champion_challenger_rejects_a_worse_candidate(
     )
     assert weak != spec_file.read_text()
     spec_file.write_text(weak)
-    _load_cached.cache_clear()
     training_stack.upload("training/iris/weak.csv", iris_csv())
     run_handler(training_stack.receive_event())
 

@@ -103,3 +103,11 @@ def test_json_schema_documents_every_field() -> None:
         "canary",
         "drift",
     } <= set(schema["properties"])
+
+
+def test_an_edited_spec_is_read_again(tmp_path: Path) -> None:
+    spec_file = tmp_path / "iris.toml"
+    spec_file.write_text((MODELS / "iris.toml").read_text())
+    assert load_spec("iris", tmp_path).quality_gate.threshold == 0.85
+    spec_file.write_text(spec_file.read_text().replace("threshold = 0.85", "threshold = 0.5"))
+    assert load_spec("iris", tmp_path).quality_gate.threshold == 0.5

@@ -59,16 +59,20 @@ def load_all_specs(specs_dir: Path | None = None) -> dict[str, ModelSpec]:
 
 
 @lru_cache(maxsize=64)
-def _load_cached(name: str, folder: str) -> ModelSpec:
+def _load_cached(name: str, folder: str, modified_ns: int) -> ModelSpec:
     return parse_spec(Path(folder) / f"{name}.toml")
 
 
 def load_spec(name: str, specs_dir: Path | None = None) -> ModelSpec:
     """The spec of one model; UnknownModelError if none declares it.
 
-    Cached per (name, folder): a warm Lambda environment reads each spec once.
+    Cached per (name, folder, modification time): a warm Lambda environment parses each spec
+    once, and an edited spec is re-read (the local stack keeps running while you edit).
     """
     folder = specs_dir or default_specs_dir()
-    if not (folder / f"{name}.toml").is_file():
-        raise UnknownModelError(f"no model named '{name}' (no {name}.toml in {folder})")
-    return _load_cached(name, str(folder))
+    path = folder / f"{name}.toml"
+    try:
+        modified_ns = path.stat().st_mtime_ns
+    except FileNotFoundError as error:
+        raise UnknownModelError(f"no model named '{name}' (no {name}.toml in {folder})") from error
+    return _load_cached(name, str(folder), modified_ns)
