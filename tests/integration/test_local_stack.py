@@ -89,33 +89,43 @@ def _dataset_csv(loader_name: str, target: str) -> tuple[str, list[str]]:
     return buffer.getvalue(), list(data.feature_names)
 
 
+@pytest.mark.parametrize(
+    ("loader", "model", "estimator"),
+    [
+        (
+            "load_wine",
+            "wine",
+            'name = "gradient_boosting_classifier"\nparams = { random_state = 0 }',
+        ),
+        ("load_breast_cancer", "breast_cancer", 'name = "random_forest_classifier"'),
+    ],
+)
 def test_unseen_dataset_declared_in_a_new_spec_trains_through_mlops_train(
-    local_stack: LocalStack, tmp_path: Path
+    local_stack: LocalStack, tmp_path: Path, loader: str, model: str, estimator: str
 ) -> None:
-    text, features = _dataset_csv("load_wine", "cultivar")
-    spec_lines = ['name = "wine"', 'task = "classification"', 'target = "cultivar"', ""]
+    text, features = _dataset_csv(loader, "label")
+    spec_lines = [f'name = "{model}"', 'task = "classification"', 'target = "label"', ""]
     for name in features:
         spec_lines += ["[[features]]", f"name = {json.dumps(name)}", 'type = "numeric"', ""]
     spec_lines += [
         "[estimator]",
-        'name = "gradient_boosting_classifier"',
-        "params = { n_estimators = 50, random_state = 0 }",
+        estimator,
         "",
         "[quality_gate]",
         'metric = "accuracy"',
         "threshold = 0.8",
     ]
     specs_dir = Path(os.environ[SPECS_DIR_ENV])
-    (specs_dir / "wine.toml").write_text("\n".join(spec_lines) + "\n")
-    data_file = tmp_path / "wine.csv"
+    (specs_dir / f"{model}.toml").write_text("\n".join(spec_lines) + "\n")
+    data_file = tmp_path / f"{model}.csv"
     data_file.write_text(text)
 
-    result = CliRunner().invoke(app, ["train", "wine", str(data_file), "--timeout", "120"])
+    result = CliRunner().invoke(app, ["train", model, str(data_file), "--timeout", "120"])
 
     assert result.exit_code == 0, result.output
-    assert "wine: registered as v1" in result.output
+    assert f"{model}: registered as v1" in result.output
     assert "accuracy" in result.output
-    listing = CliRunner().invoke(app, ["models", "wine"])
+    listing = CliRunner().invoke(app, ["models", model])
     assert "registered" in listing.output
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mlops.spec.estimators import ESTIMATORS, Task
 
-MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 HIGHER_IS_BETTER = {
     "accuracy": True,
     "f1_macro": True,
