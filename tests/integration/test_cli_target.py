@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -43,9 +44,41 @@ def test_deployed_stack_is_read_from_outputs(moto_aws: None) -> None:
 
 
 def test_no_local_stack_and_no_stack_is_a_clear_error(
-    moto_aws: None, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+    moto_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
     monkeypatch.delenv("MLOPS_STACK", raising=False)
     with pytest.raises(TargetError, match="start `mlops local`"):
+        resolve_target(None)
+
+
+def test_local_state_is_found_from_a_subfolder_and_a_dead_stack_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from mlops.local.stack import LocalState
+
+    monkeypatch.delenv("MLOPS_HOME", raising=False)
+    monkeypatch.delenv("MLOPS_STACK", raising=False)
+    for key in (
+        "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
+        monkeypatch.setenv(key, os.environ.get(key, "x"))
+    state = LocalState(
+        "http://127.0.0.1:1", "http://127.0.0.1:2", "key", "us-east-1", "mlops", os.getpid()
+    )
+    state.save(tmp_path / ".mlops")
+    nested = tmp_path / "data" / "deeper"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    assert resolve_target(None).api_key == "key"
+
+    LocalState(
+        "http://127.0.0.1:1", "http://127.0.0.1:2", "key", "us-east-1", "mlops", 2**22 + 12345
+    ).save(tmp_path / ".mlops")
+    with pytest.raises(TargetError, match="no longer running"):
         resolve_target(None)

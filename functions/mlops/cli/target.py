@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlops.clients import client
 from mlops.local.provision import local_names
@@ -39,11 +40,15 @@ def resolve_target(stack: str | None) -> Target:
     stack = stack or os.environ.get("MLOPS_STACK")
     if stack:
         return _deployed(stack)
-    state = LocalState.load(state_dir())
+    state = _find_local_state()
     if state is None:
         raise TargetError(
             "no local stack is running (start `mlops local` in another terminal) "
             "and no --stack was given"
+        )
+    if not _process_alive(state.pid):
+        raise TargetError(
+            f"the local stack (pid {state.pid}) is no longer running; start `mlops local` again"
         )
     use_local_endpoint(state.endpoint_url, state.region)
     names = local_names(state.prefix)
@@ -57,6 +62,28 @@ def resolve_target(stack: str | None) -> Target:
         names,
         {},
     )
+
+
+def _find_local_state() -> LocalState | None:
+    """`$MLOPS_HOME/local.json`, else `.mlops/local.json` here or in a parent folder (so the
+    CLI finds the stack from anywhere inside the project)."""
+    if os.environ.get("MLOPS_HOME"):
+        return LocalState.load(state_dir())
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        state = LocalState.load(folder / ".mlops")
+        if state is not None:
+            return state
+    return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _deployed(stack: str) -> Target:
