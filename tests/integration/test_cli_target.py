@@ -57,17 +57,19 @@ def test_local_state_is_found_from_a_subfolder_and_a_dead_stack_is_named(
 ) -> None:
     import os
 
+    from mlops.clients import reset_clients
     from mlops.local.stack import LocalState
 
     monkeypatch.delenv("MLOPS_HOME", raising=False)
     monkeypatch.delenv("MLOPS_STACK", raising=False)
+    # resolve_target points this process at the local endpoint; let monkeypatch restore it.
     for key in (
         "AWS_ENDPOINT_URL",
         "AWS_DEFAULT_REGION",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
     ):
-        monkeypatch.setenv(key, os.environ.get(key, "x"))
+        monkeypatch.setenv(key, "restored-after-the-test")
     state = LocalState(
         "http://127.0.0.1:1", "http://127.0.0.1:2", "key", "us-east-1", "mlops", os.getpid()
     )
@@ -82,3 +84,4 @@ def test_local_state_is_found_from_a_subfolder_and_a_dead_stack_is_named(
     ).save(tmp_path / ".mlops")
     with pytest.raises(TargetError, match="no longer running"):
         resolve_target(None)
+    reset_clients()
