@@ -202,3 +202,41 @@ def test_alert_lost_to_an_outage_is_sent_on_redelivery(training_stack: TrainingS
     assert store.list_runs("iris")[0].notified
     run_handler(event)  # a third delivery: already announced, nothing more
     assert training_stack.alerts() == []
+
+
+def test_a_file_that_kills_the_function_is_recorded_as_failed(
+    training_stack: TrainingStack,
+) -> None:
+    """Two deliveries died mid-run (a timeout or out-of-memory leaves only an expired lease);
+    the third records the failure and alerts instead of dying again and going to the DLQ."""
+    from train.handler import objects_in_message
+
+    store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
+    training_stack.upload("training/iris/huge.csv", iris_csv())
+    event = training_stack.receive_event()
+    [source] = objects_in_message(event["Records"][0]["body"])
+    for _ in range(2):  # each claim's lease is already over: the invocation "died"
+        assert store.claim_run("iris", source, lease_seconds=-60) is not None
+
+    assert run_handler(event) == {"batchItemFailures": []}
+
+    [run] = store.list_runs("iris")
+    assert run.status == "failed"
+    assert [problem.code for problem in run.problems] == ["training_did_not_finish"]
+    assert "2 earlier attempt(s)" in run.problems[0].message
+    assert store.list_versions("iris") == []
+    assert "training failed for iris" in training_stack.alerts()[0]["Subject"]
+
+
+def test_one_crashed_attempt_is_retried_normally(training_stack: TrainingStack) -> None:
+    from train.handler import objects_in_message
+
+    store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
+    training_stack.upload("training/iris/retry.csv", iris_csv())
+    event = training_stack.receive_event()
+    [source] = objects_in_message(event["Records"][0]["body"])
+    assert store.claim_run("iris", source, lease_seconds=-60) is not None
+
+    run_handler(event)
+
+    assert store.get_version("iris", 1).status == "registered"

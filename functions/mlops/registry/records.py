@@ -43,6 +43,8 @@ class TrainingRun(BaseModel):
     claim_token: str = ""
     lease_until: int = 0
     last_error: str | None = None
+    # Attempts before this one that ended without a result (crash, timeout, out of memory).
+    attempts: int = 0
     # Set once the outcome's alert/event went out; a redelivery of a finished but unannounced
     # run sends them again (consumers de-duplicate on run_id).
     notified: bool = False

@@ -120,8 +120,11 @@ class RegistryStore:
             lease_until=now + lease_seconds,
         )
         existing = self.get_run(model, run_id)
-        if existing is not None and existing.version is not None:
-            run.version = existing.version  # a crashed run's allocated version is reused
+        if existing is not None:
+            run.attempts = existing.attempts + 1  # earlier attempts ended without a result
+            run.last_error = existing.last_error
+            if existing.version is not None:
+                run.version = existing.version  # a crashed run's allocated version is reused
         item = {
             "pk": _model_pk(model),
             "sk": f"RUN#{run_id}",

@@ -62,6 +62,9 @@ class TrainingDependencies:
     max_file_mb: float
     lease_seconds: int
     code_version: str
+    # Deliveries of one object that may die mid-run before the next records a failure; keep it
+    # below the queue's maxReceiveCount (3) so the failure is recorded before the DLQ.
+    max_attempts: int = 2
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
         if finished is not None and not finished.notified:
             announce(finished, deps)  # the first delivery stopped before announcing
         return RunOutcome("duplicate", model=model)
+    if run.attempts >= deps.max_attempts:
+        # The earlier deliveries died mid-run (a Lambda timeout or running out of memory leaves
+        # no trace but the expired lease): record the failure instead of dying a third time.
+        return _record_failure(run, [_did_not_finish(run, deps)], deps)
     try:
         return _train(run, source, deps)
     except _RunFailedError as failure:
@@ -119,6 +126,19 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
     except Exception as error:
         deps.registry.release_run(run, f"{type(error).__name__}: {error}")
         raise
+
+
+def _did_not_finish(run: TrainingRun, deps: TrainingDependencies) -> DataProblem:
+    cause = (
+        f" (last error: {run.last_error})"
+        if run.last_error
+        else (" (no error was recorded: a timeout or running out of memory)")
+    )
+    return DataProblem(
+        "training_did_not_finish",
+        f"{run.attempts} earlier attempt(s) to train from this file ended without a result"
+        f"{cause}; try a smaller file, or give the train function more memory or time",
+    )
 
 
 def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -> RunOutcome:
