@@ -300,8 +300,7 @@ STAGES = {
 
 def build_breakdown(stack: BenchStack) -> list[Cell]:
     """Where the handler's time goes: its stages measured one by one, on the same rows."""
-    from benchmarks.minimal_api import minimal_app
-    from mlops.serving.schemas import PredictRequest
+    from benchmarks.minimal_api import PredictRequest, minimal_app
     from predict import handler as predict_handler
 
     os.environ.update(stack.predict_env(BREAKDOWN_MODEL))

@@ -93,9 +93,7 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return str(attributes["Attributes"]["QueueArn"])
 
 
-def provision(
-    clients: dict[str, Any], names: ResourceNames, predict_models: list[str] | None = None
-) -> LocalResources:
+def provision(clients: dict[str, Any], names: ResourceNames) -> LocalResources:
     """Create (or find) every resource. `clients` maps service names to boto3 clients."""
     s3, sqs, sns, dynamodb = clients["s3"], clients["sqs"], clients["sns"], clients["dynamodb"]
     for bucket in (names.data_bucket, names.model_bucket, names.capture_bucket):
@@ -150,9 +148,6 @@ def provision(
         alerts_topic_arn=topic_arn,
         outbox_queue_url=outbox_url,
     )
-    if predict_models and "lambda" in clients and "iam" in clients:
-        for model in predict_models:
-            ensure_predict_function(clients["lambda"], clients["iam"], names, model)
     return resources
 
 

@@ -153,10 +153,15 @@ class PredictionService:
             return 0.0
 
     # -- request checks that run before any parsing ----------------------------------------
-    def precheck(self, event: dict[str, Any]) -> Response[str] | None:
-        """415 for a non-JSON body and 413 for an oversized one, before the body is parsed."""
-        if str(event.get("httpMethod", "")).upper() != "POST" or "POST" not in allowed_methods(
-            str(event.get("path", ""))
+    def precheck(self, event: dict[str, Any], *, to_resolver: bool = True) -> Response[str] | None:
+        """415 for a non-JSON body and 413 for an oversized one, before the body is parsed.
+
+        `to_resolver=False` is this model's exact predict path (already known to be a POST
+        route): it skips the route lookup and the header rewrite only the resolver needs.
+        """
+        if to_resolver and (
+            str(event.get("httpMethod", "")).upper() != "POST"
+            or "POST" not in allowed_methods(str(event.get("path", "")))
         ):
             return None
         content_type = _header(event, "content-type")
@@ -168,7 +173,8 @@ class PredictionService:
                         f"send the body as application/json (got '{media[:80]}')"
                     )
                 )
-            _normalise_content_type(event)  # media types are case-insensitive (RFC 9110)
+            if to_resolver:
+                _normalise_content_type(event)  # Powertools matches media types by case
         body = event.get("body") or ""
         if not body.strip():
             return _error_response(
@@ -187,11 +193,12 @@ class PredictionService:
         version = self.runtime.version.version if self.runtime.version else 0
         self.metrics.add_dimension(name="model", value=self.settings.model_name)
         self.metrics.add_dimension(name="model_version", value=str(version))
-        early = self.precheck(event)
+        predict = event.get("path") == self._predict_path and event.get("httpMethod") == "POST"
+        early = self.precheck(event, to_resolver=not predict)
         if early is not None:
             self.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
             return _proxy_response(early)
-        if event.get("path") == self._predict_path and event.get("httpMethod") == "POST":
+        if predict:
             return self._dispatch_predict(event)
         return self.app.resolve(event, context)
 

@@ -15,24 +15,6 @@ from pydantic import (
 )
 
 
-class PredictRequest(BaseModel):
-    """Rows to score, each an object of named feature values (see GET /models/{model})."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Values are Any on purpose: pydantic would coerce `true` to 1.0; the per-model schema
-    # (mlops.serving.features) checks every value's type strictly.
-    instances: Annotated[
-        list[dict[str, Any]],
-        Field(
-            min_length=1,
-            description="One object per row: feature name -> value. Numeric "
-            "features take numbers (null is imputed as in training); categorical features take "
-            "one of their allowed strings.",
-        ),
-    ]
-
-
 class PredictResponse(BaseModel):
     model: str
     model_version: int = Field(description="The model version that answered.")

@@ -7,8 +7,6 @@ import math
 import numpy as np
 from sklearn import metrics as skm
 
-from mlops.spec import HIGHER_IS_BETTER, ModelSpec
-
 
 def classification_metrics(
     y_true: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
@@ -42,14 +40,3 @@ def regression_metrics(y_true: np.ndarray, predictions: np.ndarray) -> dict[str,
         "mae": float(skm.mean_absolute_error(y_true, predictions)),
         "r2": float(skm.r2_score(y_true, predictions)),
     }
-
-
-def gate_value(spec: ModelSpec, metrics: dict[str, float]) -> float:
-    return metrics[spec.quality_gate.metric]
-
-
-def is_better_or_equal(spec: ModelSpec, value: float, reference: float) -> bool:
-    """Whether `value` meets `reference` in the gate metric's direction."""
-    if HIGHER_IS_BETTER[spec.quality_gate.metric]:
-        return value >= reference
-    return value <= reference
