@@ -118,7 +118,7 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
     if run.attempts >= deps.max_attempts:
         # The earlier deliveries died mid-run (a Lambda timeout or running out of memory leaves
         # no trace but the expired lease): record the failure instead of dying a third time.
-        return _record_failure(run, [_did_not_finish(run, deps)], deps)
+        return _record_failure(run, [_did_not_finish(run)], deps)
     try:
         return _train(run, source, deps)
     except _RunFailedError as failure:
@@ -128,7 +128,7 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
         raise
 
 
-def _did_not_finish(run: TrainingRun, deps: TrainingDependencies) -> DataProblem:
+def _did_not_finish(run: TrainingRun) -> DataProblem:
     cause = (
         f" (last error: {run.last_error})"
         if run.last_error
