@@ -32,7 +32,7 @@ def main() -> None:
         invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
         aws_request_id = "cold"
 
-    response = predict_handler.handler(event, Context())
+    response = predict_handler.handler(event, Context())  # type: ignore[arg-type]  # duck-typed
     answered = time.perf_counter()
     if response["statusCode"] != 200:
         raise SystemExit(f"answered {response['statusCode']}: {response['body']}")

@@ -80,18 +80,19 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "headline": cell["model"] == HEADLINE_MODEL,
             }
         )
-    for rows in (1, 1000):
-        cell = _cell(cells, HEADLINE_MODEL, rows)
-        speedup = cell["speedup_vs_sklearn_handler_p50"]
-        targets.append(
-            {
-                "target": f">= {MIN_SPEEDUP_RANDOM_FOREST:.0f}x faster than the "
-                f"sklearn handler (p50), RandomForest, {rows} row(s)",
-                "measured": f"{speedup}x",
-                "pass": speedup >= MIN_SPEEDUP_RANDOM_FOREST,
-                "headline": rows == 1,
-            }
-        )
+    # The speedup target sits with the single-row latency target in the issue; at 1,000 rows
+    # both handlers are bound by their models (the floor ratio is ~2.5x), reported in the table.
+    cell = _cell(cells, HEADLINE_MODEL, 1)
+    speedup = cell["speedup_vs_sklearn_handler_p50"]
+    targets.append(
+        {
+            "target": f">= {MIN_SPEEDUP_RANDOM_FOREST:.0f}x faster than the "
+            "sklearn handler (p50), RandomForest, single row",
+            "measured": f"{speedup}x",
+            "pass": speedup >= MIN_SPEEDUP_RANDOM_FOREST,
+            "headline": True,
+        }
+    )
     cold = results["cold"]
     targets.append(
         {
@@ -152,10 +153,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "## Warm latency: p50 / p99 per request",
         "",
-        "handler = `predict.handler.handler(event, context)` for an API Gateway event (Logger, "
-        "Metrics and Tracer decorators; predict dispatched on its exact path, the REST resolver "
-        "for every other route; body parse and per-model feature checks, model, "
-        f"capture line; capture sample rate {results['capture_sample_rate']}). "
+        "handler = `predict.handler.handler(event, context)` for an API Gateway event (Logger "
+        "decorator with correlation id; predict dispatched on its exact path, the REST resolver "
+        "for every other route; body parse and per-model feature checks, model, EMF metrics "
+        f"line, capture line; capture sample rate {results['capture_sample_rate']}). "
         "sklearn handler = the same handler with the model call replaced by the fitted "
         "scikit-learn pipeline's `predict_proba`. Floor = onnxruntime `session.run` on "
         "prebuilt tensors.",
@@ -290,9 +291,9 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
         ("decorators_by_difference_p50_us", "by difference: whole handler - handle"),
         (
             "rest_by_difference_p50_us",
-            "by difference: handle - (minimal Powertools + to_tensors + predict): our route "
-            "code (metrics, capture line, response JSON, request id) and what the real app's "
-            "routing and validation cost beyond the minimal app's",
+            "by difference: handle - (parse + to_tensors + predict + EMF line + capture line): "
+            "the route's glue (precheck, response JSON, request id) and stages' cache misses "
+            "when run together",
         ),
     ):
         values = []

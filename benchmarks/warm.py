@@ -3,8 +3,8 @@
 Variants, per model and batch size (all in one process, on the same request rows):
 
 * ``handler_onnx``: `predict.handler.handler(event, context)`, the deployed entry point with
-  its Logger, Metrics and Tracer decorators, the REST resolver with request validation, the
-  feature checks, onnxruntime and the capture line. The headline number.
+  its Logger decorator, the exact-path dispatch to the predict route, body parse, feature
+  checks, onnxruntime, the EMF metrics line and the capture line. The headline number.
 * ``handler_sklearn``: the same handler and service, with the runtime's model swapped for an
   adapter that calls the fitted scikit-learn pipeline's `predict_proba` (labels by argmax, as
   `predict` does): everything but the model call is identical.
@@ -24,6 +24,7 @@ import contextlib
 import gc
 import json
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,23 +153,48 @@ def call_handler(service: Any, event: dict[str, Any], context: Any) -> Any:
     return predict_handler.handler(event, context)
 
 
-def decorated_noop() -> Callable[[dict[str, Any], Any], Any]:
-    """The handler's three decorators (the same Logger, Tracer and Metrics objects) around a
-    body that only adds one metric: what the decorators cost by themselves."""
-    from aws_lambda_powertools.logging import correlation_paths
-
+def logger_only() -> Callable[[dict[str, Any], Any], Any]:
+    """The handler's one decorator (the same Logger object) around a constant answer."""
     from predict import handler as predict_handler
 
-    @predict_handler.logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-    )
-    @predict_handler.tracer.capture_lambda_handler(capture_response=False)
-    @predict_handler.metrics.log_metrics
+    @predict_handler.logger.inject_lambda_context(clear_state=True)
     def body(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        predict_handler.metrics.add_metric(name="api_calls", unit="Count", value=1)
+        predict_handler.logger.set_correlation_id(event["requestContext"]["requestId"])
         return {"statusCode": 200, "body": "{}"}
 
     return body
+
+
+def tracer_only() -> Callable[[dict[str, Any], Any], Any]:
+    """Not on the path: Powertools Tracer's per-request subsegment around a constant answer
+    (tracing disabled here, so a dummy subsegment: the cheapest it gets)."""
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service="predict-bench")
+
+    @tracer.capture_lambda_handler(capture_response=False)
+    def body(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": "{}"}
+
+    return body
+
+
+def powertools_metrics_only(rows: int) -> Callable[[], None]:
+    """Not on the path: Powertools Metrics for the predict route's three metrics, with its
+    dimensions, added and flushed (printed to /dev/null by the caller's redirect)."""
+    from aws_lambda_powertools import Metrics
+
+    metrics = Metrics(namespace="ServerlessMlops", service="predict")
+
+    def record() -> None:
+        metrics.add_dimension(name="model", value="bench-rf")
+        metrics.add_dimension(name="model_version", value="1")
+        metrics.add_metric(name="requests", unit="Count", value=1)
+        metrics.add_metric(name="rows", unit="Count", value=rows)
+        metrics.add_metric(name="model_latency", unit="Milliseconds", value=0.05)
+        metrics.flush_metrics()
+
+    return record
 
 
 def handle_without_flush(service: Any, event: dict[str, Any], context: Any) -> Any:
@@ -177,12 +203,6 @@ def handle_without_flush(service: Any, event: dict[str, Any], context: Any) -> A
         return service.handle(event, context)
     finally:
         service.metrics.clear_metrics()
-
-
-def route_args_repr(route_args: dict[str, Any]) -> str:
-    """What Powertools' `logger.debug(f"Calling API Route Handler: {route_args}")` formats
-    on every request (api_gateway.py, `_registered_api_adapter`), debug enabled or not."""
-    return f"Calling API Route Handler: {route_args}"
 
 
 def _check(calls: dict[str, Callable[[], Any]], rows: int) -> dict[str, Any]:
@@ -283,24 +303,31 @@ def run_warm(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str,
 
 
 BREAKDOWN_MODEL = "bench-rf"
-#: Stages of the handler, each timed on its own (interleaved with the whole handler).
+#: Stages of the handler, each timed on its own (interleaved with the whole handler), then
+#: what the handler does not do, for the record of why.
 STAGES = {
     "handler_onnx": "whole handler",
-    "decorators_only": "Logger + Tracer + Metrics decorators around a body that adds one "
-    "metric (context injection, dummy X-Ray subsegment, EMF flush)",
-    "service_handle": "PredictionService.handle, no decorators (metrics cleared, not flushed)",
-    "powertools_minimal": "Powertools resolver + validation of the same body, constant answer "
-    "(framework floor: routing, JSON parse, pydantic)",
-    "route_args_repr": "of which: Powertools' debug f-string `{route_args}` (repr of the "
-    "validated body, built even with debug off)",
+    "logger_decorator": "Logger.inject_lambda_context + correlation id around a constant answer "
+    "(the handler's one decorator)",
+    "service_handle": "PredictionService.handle, no decorator",
+    "parse": "body parse and shape checks (orjson)",
     "to_tensors": "feature checks: FeatureSchema.to_tensors",
     "onnx_predict": "OnnxModel.predict (session.run + feeds and outputs)",
+    "emf_line": "the predict route's EMF line (mlops.serving.emf), built and written",
+    "capture_line": "the capture line (ids, version, outputs; inputs at the sample rate)",
+    "avoided_powertools_metrics": "not on the path: Powertools Metrics for the same three "
+    "metrics and dimensions (add_metric x3 + flush)",
+    "avoided_tracer": "not on the path: Powertools Tracer's per-request subsegment (dummy: "
+    "tracing disabled)",
+    "avoided_resolver": "not on the path: Powertools REST resolver + validation of the same "
+    "body, constant answer (predict is dispatched on its exact path)",
 }
 
 
 def build_breakdown(stack: BenchStack) -> list[Cell]:
     """Where the handler's time goes: its stages measured one by one, on the same rows."""
-    from benchmarks.minimal_api import PredictRequest, minimal_app
+    from benchmarks.minimal_api import minimal_app
+    from mlops.serving.capture import capture_record
     from predict import handler as predict_handler
 
     os.environ.update(stack.predict_env(BREAKDOWN_MODEL))
@@ -308,28 +335,42 @@ def build_breakdown(stack: BenchStack) -> list[Cell]:
     model, _, schema = service.runtime.require_model()
     app = minimal_app()
     context = lambda_context()
-    decorated = decorated_noop()
+    decorated = logger_only()
+    traced = tracer_only()
     cells = []
     for rows in ROW_COUNTS:
         event = api_event(BREAKDOWN_MODEL, instances_for(stack.features, rows))
         instances = json.loads(event["body"])["instances"]
-        body = PredictRequest.model_validate({"instances": instances})
         numeric, categorical = schema.to_tensors(instances)
-        route_args = {"model": BREAKDOWN_MODEL, "body": body}
+        outputs = model.predict(numeric, categorical).outputs.tolist()
+
+        def capture(outputs: list[Any] = outputs, instances: list[Any] = instances) -> None:
+            payload: dict[str, Any] = {"outputs": outputs}
+            if service.sample_rate and random.random() < service.sample_rate:
+                payload["inputs"] = instances
+            service.capture.write(capture_record("prediction", "m", 1, "r", payload))
 
         calls: dict[str, Callable[[], Any]] = {
             "handler_onnx": partial(call_handler, service, event, context),
-            "decorators_only": partial(decorated, event, context),
+            "logger_decorator": partial(decorated, event, context),
             "service_handle": partial(handle_without_flush, service, event, context),
-            "powertools_minimal": partial(app.resolve, event, context),
-            "route_args_repr": partial(route_args_repr, route_args),
+            "parse": partial(service._instances, event["body"]),
             "to_tensors": partial(schema.to_tensors, instances),
             "onnx_predict": partial(model.predict, numeric, categorical),
+            "emf_line": partial(service.prediction_metrics.record, rows, 0.05),
+            "capture_line": capture,
+            "avoided_powertools_metrics": powertools_metrics_only(rows),
+            "avoided_tracer": partial(traced, event, context),
+            "avoided_resolver": partial(app.resolve, event, context),
         }
         answer = app.resolve(event, context)
         assert answer["statusCode"] == 200, answer
         cells.append(Cell(BREAKDOWN_MODEL, rows, calls))
     return cells
+
+
+#: The stages `PredictionService.handle` runs on the predict path; the rest is its glue.
+ON_THE_PATH = ("parse", "to_tensors", "onnx_predict", "emf_line", "capture_line")
 
 
 def run_breakdown(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -338,17 +379,14 @@ def run_breakdown(stack: BenchStack, say: Callable[[str], None] = print) -> dict
         stats = measure_cell(cell, seconds=SECONDS_PER_VARIANT / 2)
         whole = stats["handler_onnx"]["p50_us"]
         handle = stats["service_handle"]["p50_us"]
-        accounted = sum(
-            stats[name]["p50_us"] for name in ("powertools_minimal", "to_tensors", "onnx_predict")
-        )
+        accounted = sum(stats[name]["p50_us"] for name in ON_THE_PATH)
         results["rows"][str(cell.rows)] = {
             "variants": stats,
             "decorators_by_difference_p50_us": round(whole - handle, 1),
             "rest_by_difference_p50_us": round(handle - accounted, 1),
         }
         say(
-            f"  breakdown x{cell.rows}: handler p50 {whole} us, Powertools minimal "
-            f"{stats['powertools_minimal']['p50_us']} us, to_tensors "
+            f"  breakdown x{cell.rows}: handler p50 {whole} us, handle {handle} us, to_tensors "
             f"{stats['to_tensors']['p50_us']} us, predict {stats['onnx_predict']['p50_us']} us"
         )
     return results

@@ -1,4 +1,4 @@
-"""Build the inference Lambda layer (onnxruntime + numpy + pydantic-settings) without Docker.
+"""Build the inference Lambda layer (onnxruntime + numpy + orjson) without Docker.
 
 Why this exists (DESIGN §4, §6, §7):
 
@@ -11,7 +11,7 @@ Why this exists (DESIGN §4, §6, §7):
   is not pinned there, and any installed version that differs from its pin.
 * Everything is installed with ``--no-deps``: onnxruntime's declared dependencies (sympy,
   protobuf, flatbuffers, coloredlogs, packaging) are used only by its offline tooling, never by
-  ``import onnxruntime`` + ``InferenceSession.run``; pydantic (needed by pydantic-settings) comes
+  ``import onnxruntime`` + ``InferenceSession.run``; pydantic (the registry records) comes
   from the AWS Powertools layer and must not be duplicated.
 * Lambda caps a function plus its layers at 250 MB unzipped, and cold starts grow with size, so
   the build trims what is never imported at run time and FAILS above a size budget.
@@ -129,8 +129,8 @@ REQUIRED_AFTER_TRIM: tuple[str, ...] = (
     "onnxruntime/capi/onnxruntime_inference_collection.py",
     "numpy/__init__.py",
     "numpy/_core/_multiarray_umath*",
-    "pydantic_settings/__init__.py",
-    "dotenv/__init__.py",
+    "orjson/__init__.py",
+    "orjson/orjson*",
 )
 
 

@@ -1,42 +1,104 @@
 """Configuration that reaches a function through its environment, read in one place.
 
 CDK (or the local stack) sets these variables; code never hard-codes a resource name.
+
+Plain frozen dataclasses read by `from_environment`, not pydantic-settings: importing
+pydantic-settings cost ~145 ms of the predict function's cold start on this project's machine
+(benchmarks/results/latest.md), for eight variables whose checks fit in a few lines here.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 
-class TrainSettings(BaseSettings):
+class SettingsError(ValueError):
+    """A variable is missing or out of range; the message names it."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, integer: bool
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from None
+    if not value >= minimum:  # also refuses NaN
+        raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    return int(_number(env, name, default, minimum=minimum, integer=True))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
     """What the train function needs."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    model_bucket: str = Field(alias="MODEL_BUCKET")
-    registry_table: str = Field(alias="REGISTRY_TABLE")
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN")
-    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
+    model_bucket: str
+    registry_table: str
+    alerts_topic_arn: str
+    event_bus_name: str = "default"
     # A file larger than this cannot be parsed within the function's memory (the CSV is read
     # into Python objects, ~13x its size measured); refuse it before downloading it. CDK sets
     # memory / 20.
-    max_training_file_mb: float = Field(default=150.0, gt=0, alias="MAX_TRAINING_FILE_MB")
-    code_version: str = Field(default="dev", alias="CODE_VERSION")
+    max_training_file_mb: float = 150.0
+    code_version: str = "dev"
     # A run left 'running' longer than this (a crashed invocation) may be taken over.
-    run_lease_seconds: int = Field(default=1000, gt=0, alias="RUN_LEASE_SECONDS")
+    run_lease_seconds: int = 1000
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> TrainSettings:
+        env = os.environ if env is None else env
+        max_mb = _number(env, "MAX_TRAINING_FILE_MB", 150.0, minimum=0.001, integer=False)
+        return cls(
+            model_bucket=_required(env, "MODEL_BUCKET"),
+            registry_table=_required(env, "REGISTRY_TABLE"),
+            alerts_topic_arn=_required(env, "ALERTS_TOPIC_ARN"),
+            event_bus_name=env.get("EVENT_BUS_NAME") or "default",
+            max_training_file_mb=max_mb,
+            code_version=env.get("CODE_VERSION") or "dev",
+            run_lease_seconds=_int(env, "RUN_LEASE_SECONDS", 1000, minimum=1),
+        )
 
 
-class PredictSettings(BaseSettings):
+@dataclass(frozen=True)
+class PredictSettings:
     """What the predict function needs; MODEL_VERSION is pinned per published version."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_name: str
+    model_bucket: str
+    registry_table: str
+    model_version: int = 0
+    capture_stream: str = ""
+    max_batch_rows: int = 1000
+    max_body_bytes: int = 1_000_000
+    code_version: str = "dev"
 
-    model_name: str = Field(alias="MODEL_NAME")
-    model_version: int = Field(default=0, ge=0, alias="MODEL_VERSION")
-    model_bucket: str = Field(alias="MODEL_BUCKET")
-    registry_table: str = Field(alias="REGISTRY_TABLE")
-    capture_stream: str = Field(default="", alias="CAPTURE_STREAM")
-    max_batch_rows: int = Field(default=1000, gt=0, alias="MAX_BATCH_ROWS")
-    max_body_bytes: int = Field(default=1_000_000, gt=0, alias="MAX_BODY_BYTES")
-    code_version: str = Field(default="dev", alias="CODE_VERSION")
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> PredictSettings:
+        env = os.environ if env is None else env
+        return cls(
+            model_name=_required(env, "MODEL_NAME"),
+            model_bucket=_required(env, "MODEL_BUCKET"),
+            registry_table=_required(env, "REGISTRY_TABLE"),
+            model_version=_int(env, "MODEL_VERSION", 0, minimum=0),
+            capture_stream=env.get("CAPTURE_STREAM", ""),
+            max_batch_rows=_int(env, "MAX_BATCH_ROWS", 1000, minimum=1),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1),
+            code_version=env.get("CODE_VERSION") or "dev",
+        )

@@ -2,6 +2,12 @@
 
 The model is loaded once per execution environment: at import when running in Lambda (the
 init phase), else on first use. Loading never raises: a failed load answers 503.
+
+Tracing: the function runs with X-Ray active tracing, which records each invocation (and the
+init phase) without an SDK. The X-Ray SDK, through Powertools' Tracer, would add one
+"## handler" subsegment per request, at ~130 ms of imports per cold start and 15-30 us per
+request (benchmarks/README.md); it cannot trace the model load, which runs in the init phase
+where Lambda gives the SDK no segment. Set `MLOPS_TRACE_REQUESTS=true` to add it anyway.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,7 +28,6 @@ logger = Logger(service="predict")
 # The domain code logs through the standard library; give it the same JSON format and
 # correlation ids.
 copy_config_to_registered_loggers(source_logger=logger, include={"mlops"})
-tracer = Tracer(service="predict")
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMlops"), service="predict"
 )
@@ -31,7 +36,7 @@ _service: PredictionService | None = None
 
 def build_service() -> PredictionService:
     """Resolve the pinned version, verify and load its artifact, build the API."""
-    settings = PredictSettings()
+    settings = PredictSettings.from_environment()
     runtime = load_runtime(
         settings,
         RegistryStore(client("dynamodb"), settings.registry_table),
@@ -50,18 +55,31 @@ def service() -> PredictionService:
 
 
 def reset() -> None:
-    """Forget the loaded service (tests switch models and environments)."""
+    """Forget the loaded service and any unflushed metrics (tests switch models and
+    environments; Powertools' Metrics objects share one process-wide metric set)."""
     global _service
     _service = None
+    metrics.clear_metrics()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The API Gateway request id is the correlation id (a dict lookup, not a JMESPath query).
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return service().handle(event, context)
+    try:
+        return service().handle(event, context)
+    finally:
+        # Served predictions emit their own EMF line (mlops.serving.emf); what other routes
+        # and errors counted goes out here, as Powertools' log_metrics would.
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+if os.environ.get("MLOPS_TRACE_REQUESTS", "").lower() == "true":
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service="predict")
+    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("MODEL_NAME"):

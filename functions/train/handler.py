@@ -40,7 +40,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def dependencies() -> TrainingDependencies:
     """Adapters built once per execution environment (cleared by tests between backends)."""
-    settings = TrainSettings()
+    settings = TrainSettings.from_environment()
     return TrainingDependencies(
         s3=client("s3"),
         registry=RegistryStore(client("dynamodb"), settings.registry_table),

@@ -92,6 +92,35 @@ def test_every_prediction_is_captured_with_id_version_and_outputs(
     assert records[-1]["request_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
+def _emf_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_served_prediction_emits_requests_rows_and_latency_with_model_and_version(
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    predict(serving_stack, {"instances": [SETOSA, VIRGINICA, SETOSA]})
+    (line,) = _emf_lines(capsys.readouterr().out)
+    assert (line["requests"], line["rows"]) == ([1.0], [3.0])
+    assert 0 < line["model_latency"][0] < 1000
+    assert (line["model"], line["model_version"]) == ("iris", "1")
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        ["model", "model_version", "service"]
+    ]
+
+
+def test_invalid_request_is_counted_with_model_and_version(
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    status, _ = predict(serving_stack, {"instances": [{**SETOSA, "petal width (cm)": "wide"}]})
+    assert status == 422
+    (line,) = _emf_lines(capsys.readouterr().out)
+    assert line["invalid_requests"] == [1.0] and "requests" not in line
+    assert (line["model"], line["model_version"]) == ("iris", "1")
+
+
 def test_openapi_document_describes_each_model_exactly(serving_stack: ServingStack) -> None:
     status, document = serving_stack.call("GET", "/openapi.json")
     assert status == 200

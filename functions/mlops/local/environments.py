@@ -70,14 +70,17 @@ class LocalEnvironments:
                     FunctionName=function_name, Qualifier=version
                 )
                 variables = configuration.get("Environment", {}).get("Variables", {})
-                settings = PredictSettings.model_validate(variables)
+                settings = PredictSettings.from_environment(variables)
                 runtime = load_runtime(
                     settings,
                     RegistryStore(client("dynamodb"), settings.registry_table),
                     ArtifactStore(client("s3"), settings.model_bucket),
                 )
                 self._environments[key] = PredictionService(
-                    runtime, capture=self._capture, metrics=self._metrics
+                    runtime,
+                    capture=self._capture,
+                    metrics=self._metrics,
+                    emit_metrics=self._write_metric_line,
                 )
             return self._environments[key]
 
@@ -99,7 +102,11 @@ class LocalEnvironments:
             return
         blob = self._metrics.serialize_metric_set()
         self._metrics.clear_metrics()
+        self._write_metric_line(json.dumps(blob, separators=(",", ":")) + "\n")
+
+    def _write_metric_line(self, line: str) -> None:
+        """One EMF line: Powertools' blobs and the predict route's own (mlops.serving.emf)."""
         if self._metrics_file is not None:
             self._metrics_file.parent.mkdir(parents=True, exist_ok=True)
             with self._metrics_file.open("a") as handle:
-                handle.write(json.dumps(blob, separators=(",", ":")) + "\n")
+                handle.write(line)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
+import orjson
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -28,6 +31,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mlops.serving.capture import CaptureSink, StdoutCaptureSink, capture_record, should_sample
+from mlops.serving.emf import PredictionMetrics
 from mlops.serving.errors import (
     MalformedRequestError,
     MethodNotAllowedError,
@@ -66,6 +70,10 @@ def _json_response(status: int, body: dict[str, Any]) -> Response[str]:
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(body, separators=(",", ":")),
     )
+
+
+def _write_stdout(line: str) -> None:
+    sys.stdout.write(line)
 
 
 def _proxy_response(response: Response[str]) -> dict[str, Any]:
@@ -134,11 +142,25 @@ class PredictionService:
         runtime: ServingRuntime,
         capture: CaptureSink | None = None,
         metrics: Metrics | None = None,
+        emit_metrics: Callable[[str], None] = _write_stdout,
     ) -> None:
+        """`metrics` records every route but predict and the errors; served predictions
+        emit their own EMF lines through `emit_metrics` (mlops.serving.emf)."""
         self.runtime = runtime
         self.settings = runtime.settings
         self.capture = capture or StdoutCaptureSink()
         self.metrics = metrics or Metrics()
+        version = runtime.version.version if runtime.version else 0
+        self._version_label = str(version)
+        self.prediction_metrics = PredictionMetrics(
+            namespace=self.metrics.namespace or "ServerlessMlops",
+            dimensions={
+                "model": self.settings.model_name,
+                "model_version": str(version),
+                "service": self.metrics.service or "predict",
+            },
+            emit=emit_metrics,
+        )
         self.sample_rate = self._sample_rate()
         self._openapi: str | None = None
         self._predict_path = f"/models/{self.settings.model_name}/predict"
@@ -190,17 +212,26 @@ class PredictionService:
         return None
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        version = self.runtime.version.version if self.runtime.version else 0
-        self.metrics.add_dimension(name="model", value=self.settings.model_name)
-        self.metrics.add_dimension(name="model_version", value=str(version))
+        """Answer one API Gateway event. Whatever the route adds to `self.metrics` is left for
+        the caller to flush (the handler's `finally`, the local stack after each request)."""
         predict = event.get("path") == self._predict_path and event.get("httpMethod") == "POST"
         early = self.precheck(event, to_resolver=not predict)
         if early is not None:
-            self.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
+            self._count("invalid_requests")
             return _proxy_response(early)
         if predict:
             return self._dispatch_predict(event)
         return self.app.resolve(event, context)
+
+    def _dimensions(self) -> None:
+        self.metrics.add_dimension(name="model", value=self.settings.model_name)
+        self.metrics.add_dimension(name="model_version", value=self._version_label)
+
+    def _count(self, name: str, value: float = 1) -> None:
+        """A Powertools metric with this model's dimensions (set once per flush)."""
+        if self.metrics.dimension_set.get("model_version") != self._version_label:
+            self._dimensions()
+        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def _dispatch_predict(self, event: dict[str, Any]) -> dict[str, Any]:
         """This model's predict route, called without the resolver's route matching.
@@ -213,13 +244,19 @@ class PredictionService:
         """
         request_id = str((event.get("requestContext") or {}).get("requestId") or "")
         try:
-            response = self._predict(self.settings.model_name, event.get("body"), request_id)
+            body = self._predict(self.settings.model_name, event.get("body"), request_id)
+            return {
+                "statusCode": 200,
+                "body": body,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "isBase64Encoded": False,
+            }
         except ServingError as error:
-            name = "unavailable_requests" if error.status >= 500 else "invalid_requests"
-            self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            self._count("unavailable_requests" if error.status >= 500 else "invalid_requests")
             response = _error_response(error)
         except Exception:
             logger.exception("unexpected error")
+            self._count("unavailable_requests")
             response = _error_response(ServingError("internal error; it has been logged"))
         return _proxy_response(response)
 
@@ -258,7 +295,8 @@ class PredictionService:
             # and skipping a generic model pass saves ~18 ms on 1,000 rows (benchmarks/). The
             # OpenAPI requestBody is the exact per-model schema (mlops.serving.openapi).
             event = app.current_event
-            return service._predict(model, event.body, service._request_id())
+            body = service._predict(model, event.body, service._request_id())
+            return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
         @app.get(
             "/models/<model>",
@@ -273,7 +311,7 @@ class PredictionService:
         )
         def describe(model: str) -> Response[str]:
             service._check_model(model)
-            service.metrics.add_metric(name="describe_requests", unit=MetricUnit.Count, value=1)
+            service._count("describe_requests")
             return _json_response(200, describe_runtime(service.runtime))
 
         @app.post(
@@ -292,7 +330,7 @@ class PredictionService:
 
         @app.get("/openapi.json", summary="This document", include_in_schema=False)
         def openapi() -> Response[str]:
-            service.metrics.add_metric(name="openapi_requests", unit=MetricUnit.Count, value=1)
+            service._count("openapi_requests")
             return Response(
                 status_code=200,
                 content_type=content_types.APPLICATION_JSON,
@@ -302,12 +340,12 @@ class PredictionService:
         @app.exception_handler(ServingError)
         def serving_error(error: ServingError) -> Response[str]:
             name = "unavailable_requests" if error.status >= 500 else "invalid_requests"
-            service.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            service._count(name)
             return _error_response(error)
 
         @app.exception_handler(RequestValidationError)
         def validation_error(error: RequestValidationError) -> Response[str]:
-            service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
+            service._count("invalid_requests")
             problems = error.errors()
             if any(problem.get("type") == "json_invalid" for problem in problems):
                 return _error_response(MalformedRequestError("the body is not valid JSON"))
@@ -332,7 +370,7 @@ class PredictionService:
 
         @app.not_found
         def not_found(_: NotFoundError) -> Response[str]:
-            service.metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
+            service._count("invalid_requests")
             path = app.current_event.path
             allowed = allowed_methods(path)
             if allowed:
@@ -381,8 +419,8 @@ class PredictionService:
     def _instances(body: str | None) -> list[Any]:
         """The request's `instances`, or the error contract's 400/422."""
         try:
-            payload = json.loads(body or "")
-        except (ValueError, RecursionError) as error:
+            payload = orjson.loads(body or "")
+        except (ValueError, RecursionError) as error:  # orjson.JSONDecodeError is a ValueError
             raise MalformedRequestError("the body is not valid JSON") from error
         if type(payload) is not dict:
             raise SchemaViolationError(
@@ -402,7 +440,8 @@ class PredictionService:
             )
         return instances
 
-    def _predict(self, model_name: str, body: str | None, request_id: str) -> Response[str]:
+    def _predict(self, model_name: str, body: str | None, request_id: str) -> str:
+        """The 200 answer's JSON body; the error contract's ServingError otherwise."""
         self._check_model(model_name)
         model, version, schema = self.runtime.require_model()
         instances = self._instances(body)
@@ -416,7 +455,7 @@ class PredictionService:
         started = time.perf_counter()
         prediction = model.predict(numeric, categorical)
         latency_ms = (time.perf_counter() - started) * 1000
-        outputs = prediction.outputs.tolist()
+        outputs = prediction.outputs.tolist()  # labels may be strings: numpy-native only for floats
         response: dict[str, Any] = {
             "model": model_name,
             "model_version": version.version,
@@ -425,9 +464,10 @@ class PredictionService:
         }
         if prediction.probabilities is not None:
             response["classes"] = model.metadata.classes
-            response["probabilities"] = np.round(prediction.probabilities, 6).tolist()
+            response["probabilities"] = np.round(prediction.probabilities, 6)
         self._record(model_name, version.version, request_id, rows, latency_ms, outputs, instances)
-        return _json_response(200, response)
+        # orjson: about 5x json.dumps here, and float arrays serialised without .tolist().
+        return orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
     def _record(
         self,
@@ -439,11 +479,7 @@ class PredictionService:
         outputs: list[Any],
         instances: list[Any],
     ) -> None:
-        self.metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
-        self.metrics.add_metric(name="rows", unit=MetricUnit.Count, value=rows)
-        self.metrics.add_metric(
-            name="model_latency", unit=MetricUnit.Milliseconds, value=latency_ms
-        )
+        self.prediction_metrics.record(rows, latency_ms)
         payload: dict[str, Any] = {"outputs": outputs}
         if should_sample(self.sample_rate):
             payload["inputs"] = instances
@@ -452,9 +488,7 @@ class PredictionService:
     def _feedback(self, model_name: str, body: FeedbackRequest) -> Response[str]:
         self._check_model(model_name)
         _, version, _ = self.runtime.require_model()
-        self.metrics.add_metric(
-            name="feedback_items", unit=MetricUnit.Count, value=len(body.feedback)
-        )
+        self._count("feedback_items", len(body.feedback))
         self.capture.write(
             capture_record(
                 "feedback",

@@ -11,11 +11,12 @@ to the capture bucket.
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import orjson
 
 
 class CaptureSink(Protocol):
@@ -26,7 +27,7 @@ class StdoutCaptureSink:
     """One JSON line per record on stdout (CloudWatch Logs -> subscription -> Firehose -> S3)."""
 
     def write(self, record: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        sys.stdout.write(orjson.dumps(record, default=str).decode() + "\n")
 
 
 def capture_record(

@@ -1,0 +1,49 @@
+"""The predict route's hand-built EMF line is the document Powertools would print."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools import Metrics
+
+from mlops.serving.emf import PREDICT_METRICS, PredictionMetrics
+
+DIMENSIONS = {"model": "iris", "model_version": "3", "service": "predict"}
+
+
+def test_document_matches_powertools_serialisation() -> None:
+    # Powertools' Metrics objects share one process-wide state: leave it as found.
+    powertools = Metrics(namespace="ServerlessMlops", service="predict")
+    try:
+        powertools.add_dimension(name="model", value="iris")
+        powertools.add_dimension(name="model_version", value="3")
+        values = {"requests": 1, "rows": 7, "model_latency": 0.0421}
+        for name, unit in PREDICT_METRICS:
+            powertools.add_metric(name=name, unit=unit, value=values[name])
+        powertools.set_timestamp(1_795_000_000_123)
+        expected = powertools.serialize_metric_set()
+    finally:
+        powertools.clear_metrics()
+
+    ours = PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lambda _: None).document(
+        rows=7, latency_ms=0.0421, now=1_795_000_000.123
+    )
+
+    assert ours == expected
+
+
+def test_record_emits_one_json_line_per_request() -> None:
+    lines: list[str] = []
+    metrics = PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lines.append)
+    metrics.record(rows=2, latency_ms=0.5)
+    metrics.record(rows=1000, latency_ms=9.25)
+    assert len(lines) == 2 and all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
+    second = json.loads(lines[1])
+    assert (second["rows"], second["model_latency"], second["requests"]) == (
+        [1000.0],
+        [9.25],
+        [1.0],
+    )
+    directive = second["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["model", "model_version", "service"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == dict(PREDICT_METRICS)
