@@ -1,35 +1,65 @@
-"""The one place boto3 clients are made.
+"""The one place AWS clients are made.
 
-Standard retry mode everywhere, and nothing local-specific: boto3 itself honours
+Standard retry mode everywhere, and nothing local-specific: botocore itself honours
 `AWS_ENDPOINT_URL`, so the same code talks to AWS, to moto in-process and to moto's server.
 Clients are cached (one per service per process) because creating one costs milliseconds;
 `reset_clients()` drops the cache for tests that switch endpoints.
+
+botocore clients, not boto3's: they are the same client objects (boto3 adds a session wrapper,
+resources and S3's managed transfers, none of which this project uses), and importing boto3
+pulls in s3transfer, ~130 ms of the predict function's cold start (benchmarks/).
 """
 
 from __future__ import annotations
 
+import gzip
+import os
 from functools import cache
 from typing import Any
 
-import boto3
+import botocore.session
+import orjson
 from botocore.config import Config
+from botocore.loaders import JSONFileLoader
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
 )
 
 
+class OrjsonFileLoader(JSONFileLoader):
+    """botocore's data files (service models, endpoint rules), parsed with orjson.
+
+    botocore parses them with `json.loads(object_pairs_hook=OrderedDict)`, the standard
+    library's slow path: about half of creating the predict function's two clients, ~50 ms of
+    its cold start (benchmarks/). Same files, same lookup order (.json, then .json.gz), plain
+    dicts (ordered, as botocore expects); tests/unit/test_clients.py checks the models match.
+    """
+
+    OPENERS = ((".json", open), (".json.gz", gzip.open))
+
+    def load_file(self, file_path: str) -> Any:
+        for extension, opener in self.OPENERS:
+            full_path = file_path + extension
+            if os.path.isfile(full_path):
+                with opener(full_path, "rb") as handle:
+                    return orjson.loads(handle.read())
+        return None
+
+
 @cache
-def _session() -> boto3.session.Session:
+def _session() -> botocore.session.Session:
     # One session per process: each new session re-reads botocore's endpoint and service
     # JSON, about 150 ms of a cold start (benchmarks/results/latest.md).
-    return boto3.session.Session()
+    session = botocore.session.get_session()
+    session.get_component("data_loader").file_loader = OrjsonFileLoader()
+    return session
 
 
 @cache
 def client(service: str) -> Any:
-    """A cached boto3 client for `service` with the standard retry mode."""
-    return _session().client(service, config=_CONFIG)
+    """A cached client for `service` with the standard retry mode."""
+    return _session().create_client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

@@ -108,8 +108,11 @@ def train(
     target = _target(stack)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     key = f"training/{model}/{stamp}-{file.name}"
-    with console.status(f"uploading {file} ({file.stat().st_size:,} bytes)..."):
-        client("s3").upload_file(str(file), target.data_bucket, key)
+    # One PUT, streamed from the file: training files are refused above 150 MB anyway, far
+    # under S3's 5 GB single-request limit.
+    status = console.status(f"uploading {file} ({file.stat().st_size:,} bytes)...")
+    with status, file.open("rb") as body:
+        client("s3").put_object(Bucket=target.data_bucket, Key=key, Body=body)
     console.print(f"uploaded s3://{target.data_bucket}/{key}")
     if not wait:
         return

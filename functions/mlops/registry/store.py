@@ -22,12 +22,11 @@ import math
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from mlops.registry.attributes import from_attribute, to_attribute
 from mlops.registry.exceptions import RunInProgressError, RunLostError, VersionNotFoundError
 from mlops.registry.records import (
     ModelPointers,
@@ -37,8 +36,6 @@ from mlops.registry.records import (
     TrainingRun,
 )
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 MAX_ALLOCATION_ATTEMPTS = 50
 
 
@@ -72,22 +69,12 @@ def json_safe(value: Any) -> Any:
 
 
 def _to_item(data: dict[str, Any]) -> dict[str, Any]:
-    plain = json.loads(json.dumps(json_safe(data), default=str), parse_float=Decimal)
-    return {key: _SERIALIZER.serialize(value) for key, value in plain.items() if value is not None}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | set):
-        return [_plain(item) for item in value]
-    return value
+    plain = json.loads(json.dumps(json_safe(data), default=str))
+    return {key: to_attribute(value) for key, value in plain.items() if value is not None}
 
 
 def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+    return {key: from_attribute(value) for key, value in item.items()}
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -210,7 +197,7 @@ class RegistryStore:
                 ExpressionAttributeValues={
                     ":status": {"S": status},
                     ":finished": {"S": finished},
-                    ":problems": _SERIALIZER.serialize([p.model_dump() for p in problems]),
+                    ":problems": to_attribute([p.model_dump() for p in problems]),
                     ":token": {"S": run.claim_token},
                 },
             )

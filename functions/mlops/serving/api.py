@@ -1,10 +1,10 @@
-"""The prediction API: Powertools REST resolver, request checks, error contract, OpenAPI.
+"""The prediction API: request checks, the predict route, the error contract.
 
 One `PredictionService` per execution environment (it holds the loaded runtime). The handler
 module builds one from the environment; the local stack builds one per published function
 version, as Lambda would (DESIGN §7). Requests for this model's exact predict path are
 dispatched straight to the route code (see `_dispatch_predict`); everything else goes through
-the resolver.
+Powertools' REST resolver (mlops.serving.routes), built on first use.
 """
 
 from __future__ import annotations
@@ -15,93 +15,49 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
-from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mlops.serving.capture import CaptureSink, StdoutCaptureSink, capture_record, should_sample
 from mlops.serving.emf import PredictionMetrics
 from mlops.serving.errors import (
     MalformedRequestError,
-    MethodNotAllowedError,
     ModelNotFoundError,
     PayloadTooLargeError,
     SchemaViolationError,
     ServingError,
     UnsupportedMediaTypeError,
 )
-from mlops.serving.openapi import per_model_document
-from mlops.serving.runtime import ServingRuntime, describe_runtime
-from mlops.serving.schemas import (
-    ErrorResponse,
-    FeedbackRequest,
-    FeedbackResponse,
-    ModelDescription,
-    PredictResponse,
-)
+from mlops.serving.runtime import ServingRuntime
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from mlops.serving.schemas import FeedbackRequest
 
 API_TITLE = "serverless-mlops prediction API"
 logger = logging.getLogger(__name__)
 JSON_TYPES = ("application/json",)
 
 
-def _error_response(error: ServingError) -> Response[str]:
-    return Response(
-        status_code=error.status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(error.body()),
-    )
-
-
-def _json_response(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":")),
-    )
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def _write_stdout(line: str) -> None:
     sys.stdout.write(line)
 
 
-def _proxy_response(response: Response[str]) -> dict[str, Any]:
-    """An API Gateway proxy answer for a response built outside the resolver."""
-    return {
-        "statusCode": response.status_code,
-        "body": response.body,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "isBase64Encoded": False,
-    }
+def proxy_answer(status: int, body: str) -> dict[str, Any]:
+    """An API Gateway proxy answer, built without the resolver."""
+    return {"statusCode": status, "body": body, "headers": JSON_HEADERS, "isBase64Encoded": False}
 
 
-def _errors(*codes: int) -> dict[int, OpenAPIResponse]:
-    described = {
-        400: "Malformed JSON",
-        404: "Unknown model",
-        413: "Payload too large",
-        415: "Unsupported media type",
-        422: "Schema violation (field and row named)",
-        503: "Model unavailable",
-    }
-    return {
-        code: {
-            "description": described[code],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-        for code in codes
-    }
+def error_answer(error: ServingError) -> dict[str, Any]:
+    return proxy_answer(error.status, json.dumps(error.body()))
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
@@ -164,7 +120,16 @@ class PredictionService:
         self.sample_rate = self._sample_rate()
         self._openapi: str | None = None
         self._predict_path = f"/models/{self.settings.model_name}/predict"
-        self.app = self._build_app()
+        self._app: APIGatewayRestResolver | None = None
+
+    @property
+    def app(self) -> APIGatewayRestResolver:
+        """The REST resolver, built on the first request that needs it."""
+        if self._app is None:
+            from mlops.serving.routes import build_app
+
+            self._app = build_app(self)
+        return self._app
 
     def _sample_rate(self) -> float:
         from mlops.spec import SpecError, load_spec
@@ -175,7 +140,7 @@ class PredictionService:
             return 0.0
 
     # -- request checks that run before any parsing ----------------------------------------
-    def precheck(self, event: dict[str, Any], *, to_resolver: bool = True) -> Response[str] | None:
+    def precheck(self, event: dict[str, Any], *, to_resolver: bool = True) -> ServingError | None:
         """415 for a non-JSON body and 413 for an oversized one, before the body is parsed.
 
         `to_resolver=False` is this model's exact predict path (already known to be a POST
@@ -190,24 +155,20 @@ class PredictionService:
         if content_type is not None:
             media = content_type.split(";", 1)[0].strip().lower()
             if media not in JSON_TYPES:
-                return _error_response(
-                    UnsupportedMediaTypeError(
-                        f"send the body as application/json (got '{media[:80]}')"
-                    )
+                return UnsupportedMediaTypeError(
+                    f"send the body as application/json (got '{media[:80]}')"
                 )
             if to_resolver:
                 _normalise_content_type(event)  # Powertools matches media types by case
         body = event.get("body") or ""
         if not body.strip():
-            return _error_response(
-                MalformedRequestError('the body is empty; send JSON such as {"instances": [{...}]}')
+            return MalformedRequestError(
+                'the body is empty; send JSON such as {"instances": [{...}]}'
             )
         if len(body) > self.settings.max_body_bytes:
-            return _error_response(
-                PayloadTooLargeError(
-                    f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
-                    {"limit_bytes": self.settings.max_body_bytes},
-                )
+            return PayloadTooLargeError(
+                f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
+                {"limit_bytes": self.settings.max_body_bytes},
             )
         return None
 
@@ -218,7 +179,7 @@ class PredictionService:
         early = self.precheck(event, to_resolver=not predict)
         if early is not None:
             self._count("invalid_requests")
-            return _proxy_response(early)
+            return error_answer(early)
         if predict:
             return self._dispatch_predict(event)
         return self.app.resolve(event, context)
@@ -244,21 +205,16 @@ class PredictionService:
         """
         request_id = str((event.get("requestContext") or {}).get("requestId") or "")
         try:
-            body = self._predict(self.settings.model_name, event.get("body"), request_id)
-            return {
-                "statusCode": 200,
-                "body": body,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "isBase64Encoded": False,
-            }
+            return proxy_answer(
+                200, self._predict(self.settings.model_name, event.get("body"), request_id)
+            )
         except ServingError as error:
             self._count("unavailable_requests" if error.status >= 500 else "invalid_requests")
-            response = _error_response(error)
+            return error_answer(error)
         except Exception:
             logger.exception("unexpected error")
             self._count("unavailable_requests")
-            response = _error_response(ServingError("internal error; it has been logged"))
-        return _proxy_response(response)
+            return error_answer(ServingError("internal error; it has been logged"))
 
     # -- routes --------------------------------------------------------------------------
     def _check_model(self, model: str) -> None:
@@ -269,139 +225,11 @@ class PredictionService:
         context = self.app.current_event.request_context
         return str(context.request_id or "")
 
-    def _build_app(self) -> APIGatewayRestResolver:
-        app = APIGatewayRestResolver(enable_validation=True)
-        app.configure_openapi(
-            title=API_TITLE,
-            version="1.0.0",
-            summary="Predictions, model descriptions and feedback.",
-        )
-        service = self
-
-        @app.post(
-            "/models/<model>/predict",
-            summary="Predict",
-            responses={
-                200: {
-                    "description": "Predictions",
-                    "content": {"application/json": {"model": PredictResponse}},
-                },
-                **_errors(400, 404, 413, 415, 422, 503),
-            },
-        )
-        def predict(model: str) -> Response[str]:
-            # The body is parsed here, not by the resolver's pydantic validation: the per-model
-            # FeatureSchema checks every value strictly (pydantic would coerce true to 1.0),
-            # and skipping a generic model pass saves ~18 ms on 1,000 rows (benchmarks/). The
-            # OpenAPI requestBody is the exact per-model schema (mlops.serving.openapi).
-            event = app.current_event
-            body = service._predict(model, event.body, service._request_id())
-            return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
-
-        @app.get(
-            "/models/<model>",
-            summary="Describe the serving model version",
-            responses={
-                200: {
-                    "description": "The serving version",
-                    "content": {"application/json": {"model": ModelDescription}},
-                },
-                **_errors(404, 503),
-            },
-        )
-        def describe(model: str) -> Response[str]:
-            service._check_model(model)
-            service._count("describe_requests")
-            return _json_response(200, describe_runtime(service.runtime))
-
-        @app.post(
-            "/models/<model>/feedback",
-            summary="Send ground truth for predictions",
-            responses={
-                202: {
-                    "description": "Accepted",
-                    "content": {"application/json": {"model": FeedbackResponse}},
-                },
-                **_errors(400, 404, 413, 415, 422, 503),
-            },
-        )
-        def feedback(model: str, body: Annotated[FeedbackRequest, Body()]) -> Response[str]:
-            return service._feedback(model, body)
-
-        @app.get("/openapi.json", summary="This document", include_in_schema=False)
-        def openapi() -> Response[str]:
-            service._count("openapi_requests")
-            return Response(
-                status_code=200,
-                content_type=content_types.APPLICATION_JSON,
-                body=service.openapi_json(),
-            )
-
-        @app.exception_handler(ServingError)
-        def serving_error(error: ServingError) -> Response[str]:
-            name = "unavailable_requests" if error.status >= 500 else "invalid_requests"
-            service._count(name)
-            return _error_response(error)
-
-        @app.exception_handler(RequestValidationError)
-        def validation_error(error: RequestValidationError) -> Response[str]:
-            service._count("invalid_requests")
-            problems = error.errors()
-            if any(problem.get("type") == "json_invalid" for problem in problems):
-                return _error_response(MalformedRequestError("the body is not valid JSON"))
-            violations = [
-                {
-                    "location": [str(part) for part in problem.get("loc", ())],
-                    "message": str(problem.get("msg", problem.get("type", "")))[:200],
-                }
-                for problem in problems[:20]
-            ]
-            first = violations[0] if violations else {"location": [], "message": "invalid"}
-            return _error_response(
-                SchemaViolationError(
-                    f"{'.'.join(first['location'][1:]) or 'body'}: {first['message']}",
-                    {"violations": violations},
-                )
-            )
-
-        @app.exception_handler(RequestUnsupportedContentType)
-        def unsupported(_: RequestUnsupportedContentType) -> Response[str]:
-            return _error_response(UnsupportedMediaTypeError("send the body as application/json"))
-
-        @app.not_found
-        def not_found(_: NotFoundError) -> Response[str]:
-            service._count("invalid_requests")
-            path = app.current_event.path
-            allowed = allowed_methods(path)
-            if allowed:
-                return Response(
-                    status_code=405,
-                    content_type=content_types.APPLICATION_JSON,
-                    headers={"Allow": ", ".join(allowed)},
-                    body=json.dumps(
-                        MethodNotAllowedError(
-                            f"{app.current_event.http_method[:10]} is not allowed here; use "
-                            f"{' or '.join(allowed)}",
-                            {"allowed": allowed},
-                        ).body()
-                    ),
-                )
-            return _error_response(
-                ModelNotFoundError("no such route or model", {"path": path[:200]})
-            )
-
-        @app.exception_handler(Exception)
-        def unexpected(error: Exception) -> Response[str]:
-            # Never a stack trace on the wire; the log keeps it.
-            logger.exception("unexpected error")
-            return _error_response(ServingError("internal error; it has been logged"))
-
-        return app
-
     def openapi_json(self) -> str:
         """The document, generated once per environment, with one exact set of paths per model
         this deployment declares (each has its own routes and function)."""
         if self._openapi is None:
+            from mlops.serving.openapi import per_model_document
             from mlops.spec import SpecError, load_all_specs, load_spec
 
             document = json.loads(
@@ -485,7 +313,8 @@ class PredictionService:
             payload["inputs"] = instances
         self.capture.write(capture_record("prediction", model_name, version, request_id, payload))
 
-    def _feedback(self, model_name: str, body: FeedbackRequest) -> Response[str]:
+    def _feedback(self, model_name: str, body: FeedbackRequest) -> dict[str, Any]:
+        """The 202 answer's body; the feedback goes to capture, joined later on request ids."""
         self._check_model(model_name)
         _, version, _ = self.runtime.require_model()
         self._count("feedback_items", len(body.feedback))
@@ -498,4 +327,4 @@ class PredictionService:
                 {"feedback": [item.model_dump() for item in body.feedback]},
             )
         )
-        return _json_response(202, {"accepted": len(body.feedback)})
+        return {"accepted": len(body.feedback)}
