@@ -93,16 +93,23 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "headline": True,
         }
     )
+    # Cold start against each scikit-learn handler measured: the same handler on a joblib
+    # pickle (like for like, as the warm comparison), and two bare hand-rolled ones.
     cold = results["cold"]
-    targets.append(
-        {
-            "target": f"cold start <= {MAX_COLD_START_RATIO:.0%} of the sklearn "
-            "handler's (import + load + first request, median)",
-            "measured": f"{cold['ratio_total']:.0%}",
-            "pass": cold["ratio_total"] <= MAX_COLD_START_RATIO,
-            "headline": True,
-        }
-    )
+    for key, against in (
+        ("ratio_total_vs_sklearn_handler", "the same handler on scikit-learn/joblib"),
+        ("ratio_total_vs_sklearn_s3", "a minimal scikit-learn handler, pickle from S3"),
+        ("ratio_total", "a minimal scikit-learn handler, pickle on local disk"),
+    ):
+        targets.append(
+            {
+                "target": f"cold start <= {MAX_COLD_START_RATIO:.0%} of {against} "
+                "(import + load + first request, median)",
+                "measured": f"{cold[key]:.0%}",
+                "pass": cold[key] <= MAX_COLD_START_RATIO,
+                "headline": key == "ratio_total_vs_sklearn_handler",
+            }
+        )
     return targets
 
 
@@ -188,7 +195,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += _breakdown(results)
     cold = results["cold"]
     ours, sk = cold["ours"]["median"], cold["sklearn"]["median"]
-    sk3 = cold["sklearn_s3"]["median"]
+    sk3, twin = cold["sklearn_s3"]["median"], cold["sklearn_handler"]["median"]
     lines += [
         "",
         f"## Cold start (RandomForest, 1 row; median of {cold['ours']['runs']} alternating "
@@ -200,10 +207,17 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| ours: predict.handler (registry in DynamoDB, ONNX from S3 via moto server, sha256 "
         f"check) | {_ms(ours['import_s'])} | {_ms(ours['load_s'])} "
         f"| {_ms(ours['first_request_s'])} | {_ms(ours['total_s'])} | {_ms(ours['wall_s'])} |",
+        f"| the same handler on scikit-learn: same modules, registry read and sha256-checked S3 "
+        f"fetch, a joblib pickle instead of ONNX | {_ms(twin['import_s'])} "
+        f"| {_ms(twin['load_s'])} | {_ms(twin['first_request_s'])} | {_ms(twin['total_s'])} "
+        f"| {_ms(twin['wall_s'])} |",
+        f"| ratio ours / the same handler on scikit-learn | | | "
+        f"| **{cold['ratio_total_vs_sklearn_handler']:.0%}** "
+        f"| {cold['ratio_wall_vs_sklearn_handler']:.0%} |",
         f"| minimal scikit-learn handler (joblib file on local disk) | {_ms(sk['import_s'])} "
         f"| {_ms(sk['load_s'])} | {_ms(sk['first_request_s'])} | {_ms(sk['total_s'])} "
         f"| {_ms(sk['wall_s'])} |",
-        f"| ratio ours / minimal scikit-learn handler | | | | **{cold['ratio_total']:.0%}** "
+        f"| ratio ours / minimal scikit-learn handler | | | | {cold['ratio_total']:.0%} "
         f"| {cold['ratio_wall']:.0%} |",
         f"| scikit-learn handler loading its joblib from S3 with boto3 (like for like) "
         f"| {_ms(sk3['import_s'])} | {_ms(sk3['load_s'])} | {_ms(sk3['first_request_s'])} "

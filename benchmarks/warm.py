@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from benchmarks.sklearn_model import SklearnModel
 from benchmarks.stack import LABELS, MODELS, BenchStack, feature_names, lambda_context
 
 EVENT_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "apigw_predict.json"
@@ -43,28 +44,6 @@ ROUNDS = 24
 #: Wall time each variant gets per (model, rows) cell, and the bounds on its iterations.
 SECONDS_PER_VARIANT = 2.4
 MIN_CALLS, MAX_CALLS = 120, 6000
-
-
-class SklearnModel:
-    """Stands in for `OnnxModel` in the runtime: same `predict` contract, scikit-learn inside.
-
-    `predict_proba` once, labels by argmax over `classes_` (what the classifiers' `predict`
-    does), so the scikit-learn handler does not pay for two model passes.
-    """
-
-    def __init__(self, pipeline: Any, metadata: Any) -> None:
-        self.pipeline = pipeline
-        self.metadata = metadata
-        self.classes = np.asarray(pipeline.classes_)
-
-    def predict(self, numeric: np.ndarray, categorical: np.ndarray) -> Any:
-        from mlops.inference import Prediction
-        from mlops.training.pipeline import model_input
-
-        probabilities = self.pipeline.predict_proba(model_input(numeric, categorical))
-        return Prediction(
-            outputs=self.classes[probabilities.argmax(axis=1)], probabilities=probabilities
-        )
 
 
 def api_event(model: str, instances: list[dict[str, float]]) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""Serving an ONNX artifact: metadata, session and load errors (no scikit-learn here)."""
+"""Serving an ONNX artifact: metadata, session and load errors (no scikit-learn here).
+
+The session module (onnxruntime) is not imported by this package: import `OnnxModel` and
+`Prediction` from `mlops.inference.session` where a model is loaded, so that code which only
+needs the metadata or the errors (the registry, the serving runtime before it loads) does not
+pay onnxruntime's import.
+"""
 
 from mlops.inference.exceptions import ArtifactIntegrityError, ModelLoadError
 from mlops.inference.metadata import (
@@ -7,7 +13,6 @@ from mlops.inference.metadata import (
     NUMERIC_INPUT,
     ModelMetadata,
 )
-from mlops.inference.session import OnnxModel, Prediction, session_options
 
 __all__ = [
     "CATEGORICAL_INPUT",
@@ -16,7 +21,4 @@ __all__ = [
     "ArtifactIntegrityError",
     "ModelLoadError",
     "ModelMetadata",
-    "OnnxModel",
-    "Prediction",
-    "session_options",
 ]

@@ -7,21 +7,13 @@ one vCPU and onnxruntime's default thread affinity fails there (DESIGN §6).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
 from mlops.inference.exceptions import ModelLoadError
 from mlops.inference.metadata import CATEGORICAL_INPUT, METADATA_KEY, NUMERIC_INPUT, ModelMetadata
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Labels (classification) or values (regression), with class probabilities if any."""
-
-    outputs: np.ndarray
-    probabilities: np.ndarray | None
+from mlops.inference.prediction import Prediction
 
 
 def session_options() -> ort.SessionOptions:
@@ -31,6 +23,9 @@ def session_options() -> ort.SessionOptions:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
+
+
+__all__ = ["OnnxModel", "Prediction", "session_options"]
 
 
 class OnnxModel:
@@ -50,7 +45,11 @@ class OnnxModel:
         except Exception as error:  # onnxruntime raises its own exception types on bad bytes
             raise ModelLoadError(f"artifact is not a loadable ONNX model: {error}") from error
         self._input_names = {node.name for node in self.session.get_inputs()}
-        if self.metadata.task == "classification":
+        # Decided once here, not per request.
+        self._numeric = NUMERIC_INPUT in self._input_names
+        self._categorical = CATEGORICAL_INPUT in self._input_names
+        self._classifier = self.metadata.task == "classification"
+        if self._classifier:
             self._outputs = [self.metadata.label_output, self.metadata.probabilities_output]
         else:
             self._outputs = [self.metadata.value_output]
@@ -59,12 +58,12 @@ class OnnxModel:
         """Run the model on float32 numerics (rows x numeric features, NaN = missing) and
         string categoricals (rows x categorical features)."""
         feeds: dict[str, np.ndarray] = {}
-        if NUMERIC_INPUT in self._input_names:
+        if self._numeric:
             feeds[NUMERIC_INPUT] = np.ascontiguousarray(numeric, dtype=np.float32)
-        if CATEGORICAL_INPUT in self._input_names:
+        if self._categorical:
             feeds[CATEGORICAL_INPUT] = np.asarray(categorical, dtype=object).astype(str)
         results = self.session.run(self._outputs, feeds)
-        if self.metadata.task == "classification":
+        if self._classifier:
             return Prediction(
                 outputs=np.asarray(results[0]),
                 probabilities=np.asarray(results[1], dtype=np.float64),

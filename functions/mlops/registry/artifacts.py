@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from mlops.inference import ArtifactIntegrityError
+from mlops.inference.exceptions import ArtifactIntegrityError
 from mlops.registry.records import ArtifactRef
 
 CONTENT_TYPES = {

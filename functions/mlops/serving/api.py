@@ -255,8 +255,10 @@ class PredictionService:
                 'body: expected an object such as {"instances": [{...}]}',
                 {"violations": [{"location": ["body"], "message": "expected an object"}]},
             )
-        extra = sorted(str(key)[:50] for key in payload if key != "instances")
         instances = payload.get("instances")
+        extra = []
+        if len(payload) != 1:
+            extra = sorted(str(key)[:50] for key in payload if key != "instances")
         if extra or type(instances) is not list or not instances:
             message = (
                 f"body: unexpected field(s) {extra[:5]}"

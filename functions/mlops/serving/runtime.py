@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops.inference import ArtifactIntegrityError, ModelLoadError, OnnxModel
+from mlops.inference.exceptions import ArtifactIntegrityError, ModelLoadError
 from mlops.registry import ArtifactStore, ModelVersion, RegistryStore, VersionNotFoundError
 from mlops.serving.errors import ModelUnavailableError, NoProductionModelError, ServingError
 from mlops.serving.features import FeatureSchema
 from mlops.settings import PredictSettings
+
+if TYPE_CHECKING:
+    from mlops.inference.session import OnnxModel
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,11 @@ def load_runtime(
     try:
         version = registry.get_version(settings.model_name, pinned)
         artifact = artifacts.get_verified(version.model_artifact)
+        # onnxruntime is imported where a model is loaded: an environment with nothing to
+        # serve never pays for it, and the benchmark's scikit-learn twin of this handler
+        # imports the same modules minus onnxruntime (benchmarks/cold_sklearn_handler.py).
+        from mlops.inference.session import OnnxModel
+
         model = OnnxModel(artifact)
     except ArtifactIntegrityError as error:
         runtime.load_problem = "artifact_integrity"

@@ -21,8 +21,8 @@ from mlops.inference import (
     METADATA_KEY,
     NUMERIC_INPUT,
     ModelMetadata,
-    OnnxModel,
 )
+from mlops.inference.session import OnnxModel
 from mlops.spec import ModelSpec
 
 # Classification: max |p_onnx - p_sklearn| over all rows and classes. Regression: relative to

@@ -24,7 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from mlops.dataset import DataProblem, DataValidationError, check_file_size, read_training_csv
-from mlops.inference import ModelLoadError, OnnxModel
+from mlops.inference import ModelLoadError
+from mlops.inference.session import OnnxModel
 from mlops.notifications import Alerts, RegistryEvents
 from mlops.registry import (
     ArtifactStore,

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from mlops.dataset import TrainingData
-from mlops.inference import OnnxModel, Prediction
+from mlops.inference.session import OnnxModel, Prediction
 from mlops.spec import ModelSpec
 from mlops.training.baseline import build_baseline
 from mlops.training.metrics import classification_metrics, regression_metrics
