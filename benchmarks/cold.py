@@ -151,7 +151,7 @@ def _register_pickle(stack: BenchStack, pickled: bytes, work: Path) -> Path:
     metadata = OnnxModel(store.get_verified(version.model_artifact)).metadata
     described = work / "twin.json"
     described.write_text(
-        json.dumps({"artifact": ref.model_dump(mode="json"), "metadata": metadata.model_dump()})
+        json.dumps({"artifact": ref.model_dump(mode="json"), "metadata": metadata.to_dict()})
     )
     return described
 

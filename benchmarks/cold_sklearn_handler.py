@@ -28,7 +28,8 @@ def main() -> None:
     from benchmarks.sklearn_model import SklearnModel
     from mlops.clients import client
     from mlops.inference import ModelMetadata
-    from mlops.registry import ArtifactRef, ArtifactStore, RegistryStore
+    from mlops.registry.artifacts import ArtifactStore
+    from mlops.registry.served import ServedArtifact, ServedVersionReader
     from mlops.serving import PredictionService
     from mlops.serving.features import FeatureSchema
     from mlops.serving.runtime import ServingRuntime
@@ -37,11 +38,11 @@ def main() -> None:
     with open(sys.argv[3]) as source:
         described = json.load(source)
     settings = PredictSettings.from_environment()
-    registry = RegistryStore(client("dynamodb"), settings.registry_table)
-    version = registry.get_version(settings.model_name, settings.model_version)
+    registry = ServedVersionReader(client("dynamodb"), settings.registry_table)
+    version = registry.get(settings.model_name, settings.model_version)
     artifacts = ArtifactStore(client("s3"), settings.model_bucket)
-    pickled = artifacts.get_verified(ArtifactRef.model_validate(described["artifact"]))
-    metadata = ModelMetadata.model_validate(described["metadata"])
+    pickled = artifacts.get_verified(ServedArtifact(**described["artifact"]))
+    metadata = ModelMetadata.from_dict(described["metadata"])
     runtime = ServingRuntime(
         settings=settings,
         model=SklearnModel(joblib.load(io.BytesIO(pickled)), metadata),  # type: ignore[arg-type]

@@ -20,7 +20,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.clients import client
-from mlops.registry import ArtifactStore, RegistryStore
+from mlops.registry.artifacts import ArtifactStore
+from mlops.registry.served import ServedVersionReader
 from mlops.serving import PredictionService, load_runtime
 from mlops.settings import PredictSettings
 
@@ -39,7 +40,7 @@ def build_service() -> PredictionService:
     settings = PredictSettings.from_environment()
     runtime = load_runtime(
         settings,
-        RegistryStore(client("dynamodb"), settings.registry_table),
+        ServedVersionReader(client("dynamodb"), settings.registry_table),
         ArtifactStore(client("s3"), settings.model_bucket),
     )
     if runtime.load_problem:

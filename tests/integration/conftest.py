@@ -91,7 +91,8 @@ def training_stack(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture
 def specs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A writable copy of models/ that the functions read instead (MLOPS_SPECS_DIR)."""
-    from mlops.spec.loader import SPECS_DIR_ENV, _load_cached
+    from mlops.spec.files import SPECS_DIR_ENV
+    from mlops.spec.loader import _load_cached
 
     folder = tmp_path / "models"
     shutil.copytree(Path(__file__).resolve().parents[2] / "models", folder)

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from mlops.cli.main import app
 from mlops.local.stack import LocalStack
-from mlops.spec.loader import SPECS_DIR_ENV, _load_cached
+from mlops.spec.files import SPECS_DIR_ENV
+from mlops.spec.loader import _load_cached
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 

@@ -6,8 +6,6 @@ one vCPU and onnxruntime's default thread affinity fails there (DESIGN §6).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import onnxruntime as ort
 
@@ -37,7 +35,7 @@ class OnnxModel:
                 artifact, sess_options=session_options(), providers=["CPUExecutionProvider"]
             )
             raw = self.session.get_modelmeta().custom_metadata_map[METADATA_KEY]
-            self.metadata = ModelMetadata.model_validate(json.loads(raw))
+            self.metadata = ModelMetadata.from_json(raw)
         except (KeyError, ValueError) as error:
             raise ModelLoadError(
                 f"artifact has no valid '{METADATA_KEY}' metadata: {error}"

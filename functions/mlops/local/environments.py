@@ -17,7 +17,8 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 
 from mlops.clients import client
-from mlops.registry import ArtifactStore, RegistryStore
+from mlops.registry.artifacts import ArtifactStore
+from mlops.registry.served import ServedVersionReader
 from mlops.resources import LIVE_ALIAS
 from mlops.serving import CaptureSink, PredictionService, load_runtime
 from mlops.settings import PredictSettings
@@ -73,7 +74,7 @@ class LocalEnvironments:
                 settings = PredictSettings.from_environment(variables)
                 runtime = load_runtime(
                     settings,
-                    RegistryStore(client("dynamodb"), settings.registry_table),
+                    ServedVersionReader(client("dynamodb"), settings.registry_table),
                     ArtifactStore(client("s3"), settings.model_bucket),
                 )
                 self._environments[key] = PredictionService(

@@ -1,22 +1,54 @@
-"""The model registry: artifacts in S3 (sha256 recorded), runs/versions/pointers in DynamoDB."""
+"""The model registry: artifacts in S3 (sha256 recorded), runs/versions/pointers in DynamoDB.
 
-from mlops.registry.artifacts import ArtifactStore, sha256_hex, version_prefix
-from mlops.registry.exceptions import (
-    RegistryError,
-    RunInProgressError,
-    RunLostError,
-    VersionNotFoundError,
-)
-from mlops.registry.records import (
-    ArtifactRef,
-    ModelPointers,
-    ModelVersion,
-    Problem,
-    SourceObject,
-    TrainingRun,
-)
-from mlops.registry.store import RegistryStore, json_safe, now_iso, run_id_for
+Names are imported on first use (PEP 562): the predict function imports only the serving
+view (`mlops.registry.served`, `mlops.registry.artifacts`), and importing this package must
+not build the pydantic records it never uses (~150 ms of its cold start with pydantic itself).
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops.registry.artifacts import ArtifactStore, sha256_hex, version_prefix
+    from mlops.registry.exceptions import (
+        RegistryError,
+        RunInProgressError,
+        RunLostError,
+        VersionNotFoundError,
+    )
+    from mlops.registry.records import (
+        ArtifactRef,
+        ModelPointers,
+        ModelVersion,
+        Problem,
+        SourceObject,
+        TrainingRun,
+    )
+    from mlops.registry.served import ServedArtifact, ServedVersion, ServedVersionReader
+    from mlops.registry.store import RegistryStore, json_safe, now_iso, run_id_for
+
+_HOMES = {
+    "mlops.registry.artifacts": ("ArtifactStore", "sha256_hex", "version_prefix"),
+    "mlops.registry.exceptions": (
+        "RegistryError",
+        "RunInProgressError",
+        "RunLostError",
+        "VersionNotFoundError",
+    ),
+    "mlops.registry.records": (
+        "ArtifactRef",
+        "ModelPointers",
+        "ModelVersion",
+        "Problem",
+        "SourceObject",
+        "TrainingRun",
+    ),
+    "mlops.registry.served": ("ServedArtifact", "ServedVersion", "ServedVersionReader"),
+    "mlops.registry.store": ("RegistryStore", "json_safe", "now_iso", "run_id_for"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "ArtifactRef",
     "ArtifactStore",
@@ -27,6 +59,9 @@ __all__ = [
     "RegistryStore",
     "RunInProgressError",
     "RunLostError",
+    "ServedArtifact",
+    "ServedVersion",
+    "ServedVersionReader",
     "SourceObject",
     "TrainingRun",
     "VersionNotFoundError",
@@ -36,3 +71,12 @@ __all__ = [
     "sha256_hex",
     "version_prefix",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlops.registry' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops.inference.exceptions import ArtifactIntegrityError
-from mlops.registry.records import ArtifactRef
+
+if TYPE_CHECKING:
+    from mlops.registry.records import ArtifactRef
 
 CONTENT_TYPES = {
     ".onnx": "application/octet-stream",
@@ -21,6 +23,17 @@ def sha256_hex(data: bytes) -> str:
 
 def version_prefix(model: str, version: int) -> str:
     return f"models/{model}/v{version}/"
+
+
+class ArtifactLocation(Protocol):
+    """What a verified read needs: an ArtifactRef, or the serving view's ServedArtifact."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def version_id(self) -> str | None: ...
 
 
 class ArtifactStore:
@@ -38,6 +51,8 @@ class ArtifactStore:
         S3 verifies each upload against its SHA-256 checksum, so a corrupted upload fails here
         rather than at serving time.
         """
+        from mlops.registry.records import ArtifactRef  # pydantic: not on the serving path
+
         refs: dict[str, ArtifactRef] = {}
         for name, data in files.items():
             key = version_prefix(model, version) + name
@@ -58,7 +73,7 @@ class ArtifactStore:
             )
         return refs
 
-    def get_verified(self, ref: ArtifactRef) -> bytes:
+    def get_verified(self, ref: ArtifactLocation) -> bytes:
         """The artifact's bytes, or ArtifactIntegrityError if they do not hash to `ref.sha256`."""
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": ref.key}
         if ref.version_id:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from mlops.registry.attributes import from_attribute, to_attribute
 from mlops.registry.exceptions import RunInProgressError, RunLostError, VersionNotFoundError
+from mlops.registry.keys import model_pk, version_sk
 from mlops.registry.records import (
     ModelPointers,
     ModelVersion,
@@ -49,12 +50,8 @@ def run_id_for(source: SourceObject) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def _model_pk(model: str) -> str:
-    return f"MODEL#{model}"
-
-
-def _version_sk(version: int) -> str:
-    return f"VERSION#{version:08d}"
+_model_pk = model_pk
+_version_sk = version_sk
 
 
 def json_safe(value: Any) -> Any:

@@ -132,12 +132,16 @@ class PredictionService:
         return self._app
 
     def _sample_rate(self) -> float:
-        from mlops.spec import SpecError, load_spec
+        from mlops.spec.files import capture_sample_rate
 
-        try:
-            return load_spec(self.settings.model_name).drift.capture_sample_rate
-        except SpecError:
+        rate = capture_sample_rate(self.settings.model_name)
+        if rate is None:
+            logger.warning(
+                "no readable capture_sample_rate in the spec of %s: inputs are not captured",
+                self.settings.model_name,
+            )
             return 0.0
+        return rate
 
     # -- request checks that run before any parsing ----------------------------------------
     def precheck(self, event: dict[str, Any], *, to_resolver: bool = True) -> ServingError | None:

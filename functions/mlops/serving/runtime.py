@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.inference.exceptions import ArtifactIntegrityError, ModelLoadError
-from mlops.registry import ArtifactStore, ModelVersion, RegistryStore, VersionNotFoundError
+from mlops.registry.artifacts import ArtifactStore
+from mlops.registry.exceptions import VersionNotFoundError
+from mlops.registry.served import MalformedVersionError, ServedVersion, ServedVersionReader
 from mlops.serving.errors import ModelUnavailableError, NoProductionModelError, ServingError
 from mlops.serving.features import FeatureSchema
 from mlops.settings import PredictSettings
@@ -30,13 +32,13 @@ class ServingRuntime:
 
     settings: PredictSettings
     model: OnnxModel | None = None
-    version: ModelVersion | None = None
+    version: ServedVersion | None = None
     schema: FeatureSchema | None = None
     unavailable: ServingError | None = None
     load_seconds: float = 0.0
     load_problem: str | None = field(default=None)
 
-    def require_model(self) -> tuple[OnnxModel, ModelVersion, FeatureSchema]:
+    def require_model(self) -> tuple[OnnxModel, ServedVersion, FeatureSchema]:
         if self.unavailable is not None:
             raise self.unavailable
         if self.model is None or self.version is None or self.schema is None:
@@ -45,7 +47,7 @@ class ServingRuntime:
 
 
 def load_runtime(
-    settings: PredictSettings, registry: RegistryStore, artifacts: ArtifactStore
+    settings: PredictSettings, registry: ServedVersionReader, artifacts: ArtifactStore
 ) -> ServingRuntime:
     """Resolve the pinned version, fetch and verify its artifact, build the session."""
     started = time.perf_counter()
@@ -57,7 +59,7 @@ def load_runtime(
         )
         return runtime
     try:
-        version = registry.get_version(settings.model_name, pinned)
+        version = registry.get(settings.model_name, pinned)
         artifact = artifacts.get_verified(version.model_artifact)
         # onnxruntime is imported where a model is loaded: an environment with nothing to
         # serve never pays for it, and the benchmark's scikit-learn twin of this handler
@@ -73,7 +75,7 @@ def load_runtime(
             {"reason": "artifact_sha256_mismatch"},
         )
         return runtime
-    except (VersionNotFoundError, ModelLoadError, KeyError) as error:
+    except (VersionNotFoundError, MalformedVersionError, ModelLoadError, KeyError) as error:
         runtime.load_problem = "load_failed"
         logger.error("cannot load %s v%s: %s", settings.model_name, pinned, error)
         runtime.unavailable = ModelUnavailableError(

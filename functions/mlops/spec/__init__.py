@@ -1,20 +1,49 @@
-"""Model specs: one TOML file per model, validated by pydantic."""
+"""Model specs: one TOML file per model, validated by pydantic.
 
-from mlops.spec.estimators import ESTIMATORS, EstimatorEntry
-from mlops.spec.exceptions import SpecError, UnknownModelError
-from mlops.spec.loader import default_specs_dir, load_all_specs, load_spec, parse_spec
-from mlops.spec.model import (
-    HIGHER_IS_BETTER,
-    CanaryPolicy,
-    DataPolicy,
-    DriftPolicy,
-    Estimator,
-    Feature,
-    ModelSpec,
-    QualityGate,
-    Split,
-)
+Names are imported on first use (PEP 562): the predict function reads only its capture sample
+rate (`mlops.spec.files`), and importing this package must not build the pydantic models.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops.spec.estimators import ESTIMATORS, EstimatorEntry
+    from mlops.spec.exceptions import SpecError, UnknownModelError
+    from mlops.spec.files import default_specs_dir
+    from mlops.spec.loader import load_all_specs, load_spec, parse_spec
+    from mlops.spec.model import (
+        HIGHER_IS_BETTER,
+        CanaryPolicy,
+        DataPolicy,
+        DriftPolicy,
+        Estimator,
+        Feature,
+        ModelSpec,
+        QualityGate,
+        Split,
+    )
+
+_HOMES = {
+    "mlops.spec.estimators": ("ESTIMATORS", "EstimatorEntry"),
+    "mlops.spec.exceptions": ("SpecError", "UnknownModelError"),
+    "mlops.spec.files": ("default_specs_dir",),
+    "mlops.spec.loader": ("load_all_specs", "load_spec", "parse_spec"),
+    "mlops.spec.model": (
+        "HIGHER_IS_BETTER",
+        "CanaryPolicy",
+        "DataPolicy",
+        "DriftPolicy",
+        "Estimator",
+        "Feature",
+        "ModelSpec",
+        "QualityGate",
+        "Split",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "ESTIMATORS",
     "HIGHER_IS_BETTER",
@@ -34,3 +63,12 @@ __all__ = [
     "load_spec",
     "parse_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlops.spec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

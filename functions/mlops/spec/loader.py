@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -10,25 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mlops.spec.exceptions import SpecError, UnknownModelError
+from mlops.spec.files import default_specs_dir
 from mlops.spec.model import ModelSpec
-
-SPECS_DIR_ENV = "MLOPS_SPECS_DIR"
-
-
-def default_specs_dir() -> Path:
-    """`$MLOPS_SPECS_DIR`, else the `models/` folder bundled beside the package.
-
-    In the repository that is `<root>/models`; in a Lambda asset it is `/var/task/models`
-    (the asset puts `models/` next to the `mlops` package).
-    """
-    configured = os.environ.get(SPECS_DIR_ENV)
-    if configured:
-        return Path(configured)
-    package_dir = Path(__file__).resolve().parents[1]
-    for candidate in (package_dir.parent / "models", package_dir.parents[1] / "models"):
-        if candidate.is_dir():
-            return candidate
-    return package_dir.parent / "models"
 
 
 def parse_spec(path: Path) -> ModelSpec:

@@ -77,7 +77,7 @@ def convert_to_onnx(pipeline: Pipeline, spec: ModelSpec, classes: list[Any]) -> 
         classes=classes,
         spec_hash=spec.spec_hash(),
     )
-    onnx.helper.set_model_props(model, {METADATA_KEY: metadata.model_dump_json()})
+    onnx.helper.set_model_props(model, {METADATA_KEY: metadata.to_json()})
     model.producer_name = "serverless-mlops"
     model.doc_string = json.dumps({"model": spec.name})
     return bytes(model.SerializeToString())

@@ -1,0 +1,108 @@
+"""What a predict function needs of one registered version, read without pydantic.
+
+The registry's records are pydantic models (training writes and validates them). The predict
+function only reads one version at each cold start, and importing pydantic and building those
+models cost ~150 ms of it on this project's machine (with the artifact metadata and the spec's
+sample rate; benchmarks/results/latest.md). This is the read side it needs: the same DynamoDB
+item, checked field by field for what serving uses. tests/unit/test_registry_served.py builds
+it from the records training writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.registry.attributes import from_attribute
+from mlops.registry.exceptions import RegistryError, VersionNotFoundError
+from mlops.registry.keys import model_pk, version_sk
+
+MODEL_ARTIFACT = "model.onnx"
+
+
+class MalformedVersionError(RegistryError):
+    """The version's item lacks a field serving needs, or has one of the wrong type."""
+
+
+@dataclass(frozen=True)
+class ServedArtifact:
+    """Where the model file is and what it must hash to (an ArtifactRef's serving fields)."""
+
+    key: str
+    sha256: str
+    size: int
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """The registered version a predict function serves, as the registry recorded it."""
+
+    model: str
+    version: int
+    status: str
+    created_at: str
+    model_artifact: ServedArtifact
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feature_schema: list[dict[str, Any]] = field(default_factory=list)
+    classes: list[Any] = field(default_factory=list)
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> ServedVersion:
+        """From the item's plain document (what `RegistryStore` writes for a ModelVersion)."""
+        artifact = (_typed(document, "artifacts", dict)).get(MODEL_ARTIFACT)
+        if not isinstance(artifact, dict):
+            raise MalformedVersionError(f"the version has no {MODEL_ARTIFACT} artifact")
+        version_id = artifact.get("version_id")
+        return cls(
+            model=_typed(document, "model", str),
+            version=_typed(document, "version", int),
+            status=_typed(document, "status", str),
+            created_at=_typed(document, "created_at", str),
+            model_artifact=ServedArtifact(
+                key=_typed(artifact, "key", str),
+                sha256=_typed(artifact, "sha256", str),
+                size=_typed(artifact, "size", int),
+                version_id=version_id if isinstance(version_id, str) else None,
+            ),
+            metrics=_typed(document, "metrics", dict, {}),
+            feature_schema=_typed(document, "feature_schema", list, []),
+            classes=_typed(document, "classes", list, []),
+            lineage=_typed(document, "lineage", dict, {}),
+        )
+
+
+class ServedVersionReader:
+    """Reads one version from the registry table (a consistent read, as the store does)."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def get(self, model: str, version: int) -> ServedVersion:
+        response = self._db.get_item(
+            TableName=self._table,
+            ConsistentRead=True,
+            Key={"pk": {"S": model_pk(model)}, "sk": {"S": version_sk(version)}},
+        )
+        item = response.get("Item")
+        if not item:
+            raise VersionNotFoundError(f"{model} has no version {version}")
+        return ServedVersion.from_document(
+            {key: from_attribute(value) for key, value in item.items()}
+        )
+
+
+_UNSET: Any = object()
+
+
+def _typed(document: dict[str, Any], name: str, kind: type, default: Any = _UNSET) -> Any:
+    value = document.get(name, default)
+    if value is _UNSET:
+        raise MalformedVersionError(f"the version has no '{name}'")
+    if kind is int and (type(value) is not int):
+        raise MalformedVersionError(f"'{name}' must be an integer")
+    if not isinstance(value, kind):
+        raise MalformedVersionError(f"'{name}' must be a {kind.__name__}")
+    return value
