@@ -30,6 +30,8 @@ class SklearnModel:
         if categorical.shape[1]:
             rows = np.concatenate([rows.astype(object), categorical.astype(object)], axis=1)
         probabilities = self.pipeline.predict_proba(rows)
+        # float32 like onnxruntime's, so both handlers serialise the same kind of numbers.
         return Prediction(
-            outputs=self.classes[probabilities.argmax(axis=1)], probabilities=probabilities
+            outputs=self.classes[probabilities.argmax(axis=1)],
+            probabilities=probabilities.astype(np.float32),
         )

@@ -136,7 +136,7 @@ def logger_only() -> Callable[[dict[str, Any], Any], Any]:
     """The handler's one decorator (the same Logger object) around a constant answer."""
     from predict import handler as predict_handler
 
-    @predict_handler.logger.inject_lambda_context(clear_state=True)
+    @predict_handler.logger.inject_lambda_context
     def body(event: dict[str, Any], context: Any) -> dict[str, Any]:
         predict_handler.logger.set_correlation_id(event["requestContext"]["requestId"])
         return {"statusCode": 200, "body": "{}"}

@@ -8,7 +8,8 @@ import numpy as np
 
 
 class Prediction(NamedTuple):
-    """Labels (classification) or values (regression), with class probabilities if any.
+    """Labels (classification) or values (regression), with class probabilities if any
+    (float32 from onnxruntime, float64 from scikit-learn).
 
     A NamedTuple rather than a frozen dataclass: built once per request on the hot path, and
     a third of the cost to construct."""

@@ -62,10 +62,9 @@ class OnnxModel:
             feeds[CATEGORICAL_INPUT] = np.asarray(categorical, dtype=object).astype(str)
         results = self.session.run(self._outputs, feeds)
         if self._classifier:
-            return Prediction(
-                outputs=np.asarray(results[0]),
-                probabilities=np.asarray(results[1], dtype=np.float64),
-            )
+            # Probabilities stay float32, as the model computed them: the API serialises them
+            # as such (shortest float32 text, no rounding pass), training widens them.
+            return Prediction(outputs=np.asarray(results[0]), probabilities=results[1])
         return Prediction(
             outputs=np.asarray(results[0], dtype=np.float64).reshape(-1), probabilities=None
         )

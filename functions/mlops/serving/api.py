@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -298,7 +297,9 @@ class PredictionService:
         }
         if prediction.probabilities is not None:
             response["classes"] = model.metadata.classes
-            response["probabilities"] = np.round(prediction.probabilities, 6)
+            # float32 from onnxruntime: orjson writes each as its shortest float32 text
+            # (0.8, not 0.800000011920929), so no rounding pass is needed.
+            response["probabilities"] = prediction.probabilities
         self._record(model_name, version.version, request_id, rows, latency_ms, outputs, instances)
         # orjson: about 5x json.dumps here, and float arrays serialised without .tolist().
         return orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY).decode()

@@ -67,7 +67,7 @@ def score(
         return classification_metrics(
             target.astype(str),
             prediction.outputs.astype(str),
-            prediction.probabilities,
+            np.asarray(prediction.probabilities, dtype=np.float64),
             np.array(classes).astype(str),
         )
     return regression_metrics(target, prediction.outputs)
