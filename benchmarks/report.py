@@ -219,10 +219,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| {_ms(sk['wall_s'])} |",
         f"| ratio ours / minimal scikit-learn handler | | | | {cold['ratio_total']:.0%} "
         f"| {cold['ratio_wall']:.0%} |",
-        f"| scikit-learn handler loading its joblib from S3 with boto3 (like for like) "
+        f"| minimal scikit-learn handler loading its joblib from S3 with boto3 "
         f"| {_ms(sk3['import_s'])} | {_ms(sk3['load_s'])} | {_ms(sk3['first_request_s'])} "
         f"| {_ms(sk3['total_s'])} | {_ms(sk3['wall_s'])} |",
-        f"| ratio ours / scikit-learn handler from S3 | | | "
+        f"| ratio ours / minimal scikit-learn handler from S3 | | | "
         f"| {cold['ratio_total_vs_sklearn_s3']:.0%} | {cold['ratio_wall_vs_sklearn_s3']:.0%} |",
         "",
     ]
