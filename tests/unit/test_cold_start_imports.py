@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,3 +16,21 @@ def test_predict_handler_imports_none_of_the_cold_start_weights() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_request_tracing_is_opt_in() -> None:
+    """MLOPS_TRACE_REQUESTS=true wraps the handler in Powertools Tracer (and pays its import)."""
+    code = (
+        "import sys, predict.handler as h\n"
+        "depth, f = 0, h.handler\n"
+        "while hasattr(f, '__wrapped__'):\n"
+        "    depth, f = depth + 1, f.__wrapped__\n"
+        "print('aws_xray_sdk' in sys.modules, depth)"
+    )
+    # Decorators around the handler: Logger alone, or Tracer around Logger.
+    for value, expected in (("true", "True 2"), ("", "False 1")):
+        env = {**os.environ, "MLOPS_TRACE_REQUESTS": value, "POWERTOOLS_TRACE_DISABLED": "1"}
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        assert result.stdout.strip() == expected, (value, result.stdout, result.stderr)
