@@ -12,9 +12,9 @@ STARTED = time.perf_counter()
 
 
 def main() -> None:
-    import json
     import sys
 
+    from benchmarks.cold_child import answer_first_request, write_timings
     from predict import handler as predict_handler
 
     imported = time.perf_counter()
@@ -22,30 +22,8 @@ def main() -> None:
     if service.runtime.unavailable is not None:
         raise SystemExit(f"model did not load: {service.runtime.unavailable}")
     loaded = time.perf_counter()
-    with open(sys.argv[1]) as source:
-        event = json.load(source)
-
-    class Context:
-        function_name = "mlops-predict-bench"
-        function_version = "1"
-        memory_limit_in_mb = 1024
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-        aws_request_id = "cold"
-
-    response = predict_handler.handler(event, Context())  # type: ignore[arg-type]  # duck-typed
-    answered = time.perf_counter()
-    if response["statusCode"] != 200:
-        raise SystemExit(f"answered {response['statusCode']}: {response['body']}")
-    with open(sys.argv[2], "w") as sink:
-        json.dump(
-            {
-                "import_s": imported - STARTED,
-                "load_s": loaded - imported,
-                "first_request_s": answered - loaded,
-                "total_s": answered - STARTED,
-            },
-            sink,
-        )
+    answered = answer_first_request(predict_handler.handler, sys.argv[1])
+    write_timings(sys.argv[2], STARTED, imported, loaded, answered)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ def main() -> None:
     import joblib
     import numpy as np
 
+    from benchmarks.cold_child import write_timings
+
     imported = time.perf_counter()
     source_path = sys.argv[3]
     if source_path.startswith("s3://"):
@@ -54,16 +56,7 @@ def main() -> None:
     }
     answered = time.perf_counter()
     assert response["statusCode"] == 200
-    with open(sys.argv[2], "w") as sink:
-        json.dump(
-            {
-                "import_s": imported - STARTED,
-                "load_s": loaded - imported,
-                "first_request_s": answered - loaded,
-                "total_s": answered - STARTED,
-            },
-            sink,
-        )
+    write_timings(sys.argv[2], STARTED, imported, loaded, answered)
 
 
 if __name__ == "__main__":

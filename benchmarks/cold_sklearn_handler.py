@@ -22,6 +22,7 @@ def main() -> None:
 
     import joblib
 
+    from benchmarks.cold_child import answer_first_request, write_timings
     from predict import handler as predict_handler
 
     imported = time.perf_counter()
@@ -53,32 +54,10 @@ def main() -> None:
     )
     predict_handler._service = PredictionService(runtime, metrics=predict_handler.metrics)
     loaded = time.perf_counter()
-    with open(sys.argv[1]) as source:
-        event = json.load(source)
-
-    class Context:
-        function_name = "mlops-predict-bench"
-        function_version = "1"
-        memory_limit_in_mb = 1024
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-        aws_request_id = "cold"
-
-    response = predict_handler.handler(event, Context())  # type: ignore[arg-type]  # duck-typed
-    answered = time.perf_counter()
-    if response["statusCode"] != 200:
-        raise SystemExit(f"answered {response['statusCode']}: {response['body']}")
+    answered = answer_first_request(predict_handler.handler, sys.argv[1])
     if "onnxruntime" in sys.modules:
         raise SystemExit("the scikit-learn twin imported onnxruntime")
-    with open(sys.argv[2], "w") as sink:
-        json.dump(
-            {
-                "import_s": imported - STARTED,
-                "load_s": loaded - imported,
-                "first_request_s": answered - loaded,
-                "total_s": answered - STARTED,
-            },
-            sink,
-        )
+    write_timings(sys.argv[2], STARTED, imported, loaded, answered)
 
 
 if __name__ == "__main__":

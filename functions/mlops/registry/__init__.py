@@ -7,8 +7,9 @@ not build the pydantic records it never uses (~150 ms of its cold start with pyd
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mlops.registry.artifacts import ArtifactStore, sha256_hex, version_prefix
@@ -48,7 +49,6 @@ _HOMES = {
     "mlops.registry.served": ("ServedArtifact", "ServedVersion", "ServedVersionReader"),
     "mlops.registry.store": ("RegistryStore", "json_safe", "now_iso", "run_id_for"),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "ArtifactRef",
     "ArtifactStore",
@@ -72,11 +72,4 @@ __all__ = [
     "version_prefix",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlops.registry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())

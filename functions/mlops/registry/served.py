@@ -73,24 +73,30 @@ class ServedVersion:
         )
 
 
+def read_version_document(dynamodb: Any, table: str, model: str, version: int) -> dict[str, Any]:
+    """One version's item as a plain document (a consistent read); VersionNotFoundError if
+    there is none. The registry store validates it into a ModelVersion; serving reads it here."""
+    response = dynamodb.get_item(
+        TableName=table,
+        ConsistentRead=True,
+        Key={"pk": {"S": model_pk(model)}, "sk": {"S": version_sk(version)}},
+    )
+    item = response.get("Item")
+    if not item:
+        raise VersionNotFoundError(f"{model} has no version {version}")
+    return {key: from_attribute(value) for key, value in item.items()}
+
+
 class ServedVersionReader:
-    """Reads one version from the registry table (a consistent read, as the store does)."""
+    """Reads the version a predict function serves from the registry table."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
         self._table = table
 
     def get(self, model: str, version: int) -> ServedVersion:
-        response = self._db.get_item(
-            TableName=self._table,
-            ConsistentRead=True,
-            Key={"pk": {"S": model_pk(model)}, "sk": {"S": version_sk(version)}},
-        )
-        item = response.get("Item")
-        if not item:
-            raise VersionNotFoundError(f"{model} has no version {version}")
         return ServedVersion.from_document(
-            {key: from_attribute(value) for key, value in item.items()}
+            read_version_document(self._db, self._table, model, version)
         )
 
 

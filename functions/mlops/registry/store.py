@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.registry.attributes import from_attribute, to_attribute
-from mlops.registry.exceptions import RunInProgressError, RunLostError, VersionNotFoundError
+from mlops.registry.exceptions import RunInProgressError, RunLostError
 from mlops.registry.keys import model_pk, version_sk
 from mlops.registry.records import (
     ModelPointers,
@@ -36,6 +36,7 @@ from mlops.registry.records import (
     SourceObject,
     TrainingRun,
 )
+from mlops.registry.served import read_version_document
 
 MAX_ALLOCATION_ATTEMPTS = 50
 
@@ -335,15 +336,9 @@ class RegistryStore:
         return int(_from_item(items[0])["version"]) if items else 0
 
     def get_version(self, model: str, version: int) -> ModelVersion:
-        response = self._db.get_item(
-            TableName=self._table,
-            ConsistentRead=True,
-            Key={"pk": {"S": _model_pk(model)}, "sk": {"S": _version_sk(version)}},
+        return ModelVersion.model_validate(
+            read_version_document(self._db, self._table, model, version)
         )
-        item = response.get("Item")
-        if not item:
-            raise VersionNotFoundError(f"{model} has no version {version}")
-        return ModelVersion.model_validate(_from_item(item))
 
     def list_versions(self, model: str) -> list[ModelVersion]:
         return [ModelVersion.model_validate(item) for item in self._query(model, "VERSION#")]

@@ -6,8 +6,9 @@ rate (`mlops.spec.files`), and importing this package must not build the pydanti
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mlops.spec.estimators import ESTIMATORS, EstimatorEntry
@@ -43,7 +44,6 @@ _HOMES = {
         "Split",
     ),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "ESTIMATORS",
     "HIGHER_IS_BETTER",
@@ -64,11 +64,4 @@ __all__ = [
     "parse_spec",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlops.spec' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())
