@@ -103,3 +103,25 @@ def test_accepts_exactly_the_valid_rows_and_keeps_their_values(
             else:
                 assert numeric[index, column] == np.float32(sent)
         assert categorical[index, 0] == row["c"]
+
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.sampled_from([0.0, 10.0, -0.0, 10.000000000000002, -1e-300, 3.4e38, 3.5e38]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({"a": NUMBERS, "b": NUMBERS, "c": st.sampled_from(["x", "y"])}))
+def test_one_row_and_many_rows_check_bounds_alike(row: dict[str, Any]) -> None:
+    """A single row is bounds-checked in Python, several rows with numpy: same outcome."""
+    outcomes = []
+    for rows in ([row], [row, row]):
+        try:
+            numeric, _ = SCHEMA.to_tensors(rows)
+        except SchemaViolationError as error:
+            outcomes.append(("refused", str(error)))
+        else:
+            outcomes.append(("accepted", numeric[0].tobytes()))
+    assert outcomes[0] == outcomes[1]
