@@ -55,8 +55,8 @@ def powertools_layer_arn(version: int) -> str:
 
 @dataclass(frozen=True)
 class ServingLayers:
-    """The layers every function that imports `mlops` needs: onnxruntime + numpy (+ pinned
-    third-party code) from our inference layer, Powertools from AWS."""
+    """The layers every function that imports `mlops` needs: onnxruntime + numpy + orjson
+    from our inference layer, Powertools from AWS."""
 
     inference: lambda_.ILayerVersion
     powertools: lambda_.ILayerVersion
@@ -76,7 +76,7 @@ def serving_layers(
         code=inference_code,
         compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
         compatible_architectures=[lambda_.Architecture.ARM_64],
-        description="onnxruntime + numpy for arm64, pinned by constraints.txt",
+        description="onnxruntime + numpy + orjson for arm64, pinned by constraints.txt",
     )
     powertools = lambda_.LayerVersion.from_layer_version_arn(
         scope, "PowertoolsLayer", powertools_layer_arn(powertools_version)

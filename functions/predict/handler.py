@@ -43,8 +43,6 @@ def build_service() -> PredictionService:
         ServedVersionReader(client("dynamodb"), settings.registry_table),
         ArtifactStore(client("s3"), settings.model_bucket),
     )
-    if runtime.load_problem:
-        metrics.add_metric(name=f"model_{runtime.load_problem}", unit="Count", value=1)
     return PredictionService(runtime, metrics=metrics)
 
 

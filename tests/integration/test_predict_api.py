@@ -297,3 +297,52 @@ def test_missing_artifact_is_503_not_a_crash(
     pin_predict_environment(monkeypatch, serving_stack.training, "iris", 7)
     status, body = predict(serving_stack, {"instances": [SETOSA]})
     assert (status, body["error"]["code"]) == (503, "model_unavailable")
+
+
+def test_feedback_with_a_huge_integer_label_is_kept_exactly(
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = 123456789012345678901234567890  # beyond 64 bits: orjson cannot write it
+    status, body = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": huge}]}),
+    )
+    assert (status, body) == (202, {"accepted": 1})
+    (record,) = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"capture":true' in line
+    ]
+    assert record["feedback"][0]["actual"] == huge
+
+
+@pytest.mark.parametrize("actual", ["NaN", "Infinity"])
+def test_feedback_that_is_not_a_finite_number_is_422(
+    serving_stack: ServingStack, actual: str
+) -> None:
+    status, body = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        '{"feedback": [{"request_id": "abc", "row": 0, "actual": ' + actual + "}]}",
+    )
+    assert (status, body["error"]["code"]) == (422, "schema_violation")
+
+
+def test_malformed_version_record_is_503_not_a_crash(
+    serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.registry import RegistryStore
+    from mlops.registry.store import _model_pk, _to_item, _version_sk
+
+    store = RegistryStore(client("dynamodb"), serving_stack.names.registry_table)
+    record = store.get_version("iris", 1).model_dump(mode="json")
+    record["feature_schema"] = ["not an object"]
+    client("dynamodb").put_item(
+        TableName=serving_stack.names.registry_table,
+        Item=_to_item({"pk": _model_pk("iris"), "sk": _version_sk(1), "kind": "version", **record}),
+    )
+    pin_predict_environment(monkeypatch, serving_stack.training, "iris", 1)
+    status, body = predict(serving_stack, {"instances": [SETOSA]})
+    assert (status, body["error"]["code"]) == (503, "model_unavailable")
+    assert body["error"]["details"] == {"reason": "MalformedVersionError"}

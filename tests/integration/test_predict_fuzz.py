@@ -44,6 +44,23 @@ bodies = st.one_of(
     near_valid.map(lambda value: json.dumps(value, allow_nan=True)),
     st.binary(max_size=100).map(lambda raw: raw.decode("latin-1")),
 )
+# Feedback of the right shape around arbitrary labels (huge integers, NaN, nested values...).
+near_valid_feedback = st.builds(
+    lambda items: {"feedback": items},
+    st.lists(
+        st.fixed_dictionaries(
+            {"request_id": st.text(min_size=1, max_size=5), "row": st.integers(-1, 5)},
+            optional={
+                "actual": json_values
+                | feature_values
+                | st.integers(min_value=2**63, max_value=2**90)  # beyond what orjson writes
+                | st.sampled_from([float("nan"), float("inf")])
+            },
+        ),
+        max_size=3,
+    ),
+)
+feedback_bodies = bodies | near_valid_feedback.map(lambda value: json.dumps(value, allow_nan=True))
 content_types = st.sampled_from(
     [
         "application/json",
@@ -89,7 +106,7 @@ def test_no_body_gets_a_5xx(serving_stack: ServingStack, body: str, content_type
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(body=bodies)
+@given(body=feedback_bodies)
 def test_no_feedback_body_gets_a_5xx(serving_stack: ServingStack, body: str) -> None:
     status, answer = serving_stack.call("POST", "/models/iris/feedback", body)
     assert status < 500, answer

@@ -31,5 +31,7 @@ def test_service_data_matches_botocores_own_loader(service: str) -> None:
 def test_clients_are_cached_and_use_the_fast_loader() -> None:
     s3 = client("s3")
     assert client("s3") is s3
+    assert isinstance(_session().get_component("data_loader").file_loader, OrjsonFileLoader)
+    assert s3.meta.service_model is not None  # built through that loader
     assert "GetObject" in s3.meta.service_model.operation_names
     assert s3.meta.config.retries["mode"] == "standard"

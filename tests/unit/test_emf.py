@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aws_lambda_powertools import Metrics
 
 from mlops.serving.emf import PREDICT_METRICS, PredictionMetrics
@@ -47,3 +48,12 @@ def test_record_emits_one_json_line_per_request() -> None:
     directive = second["_aws"]["CloudWatchMetrics"][0]
     assert directive["Dimensions"] == [["model", "model_version", "service"]]
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == dict(PREDICT_METRICS)
+
+
+def test_powertools_switch_turns_the_line_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lines.append).record(1, 0.1)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lines.append).record(1, 0.1)
+    assert len(lines) == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from mlops.registry import ArtifactRef, ModelVersion
 from mlops.registry.attributes import from_attribute
-from mlops.registry.served import MalformedVersionError, ServedVersion
+from mlops.registry.records import VersionStatus
+from mlops.registry.served import VERSION_STATUSES, MalformedVersionError, ServedVersion
 from mlops.registry.store import _to_item
 
 
@@ -47,6 +48,9 @@ def test_served_version_carries_what_the_record_says() -> None:
     assert (served.model, served.version, served.status) == ("iris", 3, "production")
     assert served.created_at == record.created_at
     assert served.metrics == record.metrics and served.lineage == record.lineage
+    # The registry stores 1.0 as the number 1; both views read it back as a float.
+    assert all(type(value) is float for value in served.metrics.values())
+    assert [type(v) for v in served.metrics.values()] == [type(v) for v in record.metrics.values()]
     assert served.feature_schema == record.feature_schema and served.classes == record.classes
     artifact = record.model_artifact
     assert (served.model_artifact.key, served.model_artifact.sha256) == (
@@ -65,6 +69,11 @@ def test_served_version_carries_what_the_record_says() -> None:
         (lambda d: d.update(version="3"), "'version' must be an integer"),
         (lambda d: d.update(version=True), "'version' must be an integer"),
         (lambda d: d.update(feature_schema={}), "'feature_schema' must be a list"),
+        (lambda d: d.update(feature_schema=["x"]), "feature_schema entry must be an object"),
+        (lambda d: d.update(feature_schema=[{"min": 1}]), "feature_schema entry must be an object"),
+        (lambda d: d.update(status="live"), "'status' must be one of"),
+        (lambda d: d.update(metrics={"f1": "high"}), "metric 'f1' must be a number or null"),
+        (lambda d: d["artifacts"]["model.onnx"].update(version_id=7), "'version_id' must be a str"),
     ],
 )
 def test_malformed_items_are_refused_with_the_field_named(change: Any, message: str) -> None:
@@ -72,3 +81,7 @@ def test_malformed_items_are_refused_with_the_field_named(change: Any, message: 
     change(document)
     with pytest.raises(MalformedVersionError, match=message):
         ServedVersion.from_document(document)
+
+
+def test_statuses_match_the_records() -> None:
+    assert get_args(VersionStatus) == VERSION_STATUSES

@@ -108,8 +108,8 @@ def train(
     target = _target(stack)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     key = f"training/{model}/{stamp}-{file.name}"
-    # One PUT, streamed from the file: training files are refused above 150 MB anyway, far
-    # under S3's 5 GB single-request limit.
+    # One PUT, streamed from the file (S3 takes up to 5 GB in one request). The train function
+    # refuses files over its MAX_TRAINING_FILE_MB (150 MB by default) before downloading them.
     status = console.status(f"uploading {file} ({file.stat().st_size:,} bytes)...")
     with status, file.open("rb") as body:
         client("s3").put_object(Bucket=target.data_bucket, Key=key, Body=body)

@@ -92,8 +92,10 @@ class LocalEnvironments:
         version = self.pick_version(function_name)
         service = self.environment(function_name, version)
         with self._lock:  # one request at a time per process, as one Lambda environment
-            response = service.handle(event, context)
-            self._flush_metrics()
+            try:
+                response = service.handle(event, context)
+            finally:
+                self._flush_metrics()
         return version, response
 
     def _flush_metrics(self) -> None:

@@ -94,7 +94,7 @@ def _queue_arn(sqs: Any, url: str) -> str:
 
 
 def provision(clients: dict[str, Any], names: ResourceNames) -> LocalResources:
-    """Create (or find) every resource. `clients` maps service names to boto3 clients."""
+    """Create (or find) every resource. `clients` maps service names to botocore clients."""
     s3, sqs, sns, dynamodb = clients["s3"], clients["sqs"], clients["sns"], clients["dynamodb"]
     for bucket in (names.data_bucket, names.model_bucket, names.capture_bucket):
         _bucket(s3, bucket)

@@ -77,7 +77,7 @@ class LocalState:
 
 
 def use_local_endpoint(endpoint_url: str, region: str = LOCAL_REGION) -> None:
-    """Point this process's boto3 clients at the local moto server (fake credentials)."""
+    """Point this process's AWS clients at the local moto server (fake credentials)."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     os.environ["AWS_DEFAULT_REGION"] = region
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")

@@ -18,6 +18,16 @@ from mlops.registry.exceptions import RegistryError, VersionNotFoundError
 from mlops.registry.keys import model_pk, version_sk
 
 MODEL_ARTIFACT = "model.onnx"
+#: ModelVersion.status's values (mlops.registry.records.VersionStatus; a unit test compares).
+VERSION_STATUSES = (
+    "pending",
+    "registered",
+    "rejected",
+    "canary",
+    "production",
+    "rolled_back",
+    "archived",
+)
 
 
 class MalformedVersionError(RegistryError):
@@ -55,19 +65,24 @@ class ServedVersion:
         if not isinstance(artifact, dict):
             raise MalformedVersionError(f"the version has no {MODEL_ARTIFACT} artifact")
         version_id = artifact.get("version_id")
+        if version_id is not None and not isinstance(version_id, str):
+            raise MalformedVersionError("'version_id' must be a string")
+        status = _typed(document, "status", str)
+        if status not in VERSION_STATUSES:
+            raise MalformedVersionError(f"'status' must be one of {VERSION_STATUSES}")
         return cls(
             model=_typed(document, "model", str),
             version=_typed(document, "version", int),
-            status=_typed(document, "status", str),
+            status=status,
             created_at=_typed(document, "created_at", str),
             model_artifact=ServedArtifact(
                 key=_typed(artifact, "key", str),
                 sha256=_typed(artifact, "sha256", str),
                 size=_typed(artifact, "size", int),
-                version_id=version_id if isinstance(version_id, str) else None,
+                version_id=version_id,
             ),
-            metrics=_typed(document, "metrics", dict, {}),
-            feature_schema=_typed(document, "feature_schema", list, []),
+            metrics=_metrics(_typed(document, "metrics", dict, {})),
+            feature_schema=_feature_schema(_typed(document, "feature_schema", list, [])),
             classes=_typed(document, "classes", list, []),
             lineage=_typed(document, "lineage", dict, {}),
         )
@@ -101,6 +116,22 @@ class ServedVersionReader:
 
 
 _UNSET: Any = object()
+
+
+def _metrics(values: dict[str, Any]) -> dict[str, float | None]:
+    """Numbers or null, as floats (the registry stores 1.0 as 1: read it back as 1.0)."""
+    for name, value in values.items():
+        if value is not None and (type(value) not in (int, float)):
+            raise MalformedVersionError(f"metric '{name}' must be a number or null")
+    return {name: None if value is None else float(value) for name, value in values.items()}
+
+
+def _feature_schema(features: list[Any]) -> list[dict[str, Any]]:
+    """Each feature an object with a string name: what FeatureSchema.from_records reads."""
+    for feature in features:
+        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+            raise MalformedVersionError("each feature_schema entry must be an object with a name")
+    return features
 
 
 def _typed(document: dict[str, Any], name: str, kind: type, default: Any = _UNSET) -> Any:

@@ -80,7 +80,7 @@ def _is_conditional_failure(error: ClientError) -> bool:
 
 
 class RegistryStore:
-    """Reads and writes the registry table through a boto3 DynamoDB client."""
+    """Reads and writes the registry table through a botocore DynamoDB client."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb

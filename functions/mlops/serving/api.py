@@ -122,6 +122,8 @@ class PredictionService:
         self._openapi: str | None = None
         self._predict_path = f"/models/{self.settings.model_name}/predict"
         self._app: APIGatewayRestResolver | None = None
+        if runtime.load_problem:  # flushed with the first request, with the model's dimensions
+            self.count_metric(f"model_{runtime.load_problem}")
 
     @property
     def app(self) -> APIGatewayRestResolver:
@@ -183,7 +185,7 @@ class PredictionService:
         predict = event.get("path") == self._predict_path and event.get("httpMethod") == "POST"
         early = self.precheck(event, to_resolver=not predict)
         if early is not None:
-            self._count("invalid_requests")
+            self.count_metric("invalid_requests")
             return error_answer(early)
         if predict:
             return self._dispatch_predict(event)
@@ -193,9 +195,14 @@ class PredictionService:
         self.metrics.add_dimension(name="model", value=self.settings.model_name)
         self.metrics.add_dimension(name="model_version", value=self._version_label)
 
-    def _count(self, name: str, value: float = 1) -> None:
-        """A Powertools metric with this model's dimensions (set once per flush)."""
-        if self.metrics.dimension_set.get("model_version") != self._version_label:
+    def count_metric(self, name: str, value: float = 1) -> None:
+        """A Powertools metric with this model's dimensions (set once per flush; compared, not
+        assumed: Powertools' metric state is shared by every Metrics object in the process)."""
+        dimensions = self.metrics.dimension_set
+        if (
+            dimensions.get("model") != self.settings.model_name
+            or dimensions.get("model_version") != self._version_label
+        ):
             self._dimensions()
         self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
@@ -214,11 +221,11 @@ class PredictionService:
                 200, self._predict(self.settings.model_name, event.get("body"), request_id)
             )
         except ServingError as error:
-            self._count("unavailable_requests" if error.status >= 500 else "invalid_requests")
+            self.count_metric("unavailable_requests" if error.status >= 500 else "invalid_requests")
             return error_answer(error)
         except Exception:
             logger.exception("unexpected error")
-            self._count("unavailable_requests")
+            self.count_metric("unavailable_requests")
             return error_answer(ServingError("internal error; it has been logged"))
 
     # -- routes --------------------------------------------------------------------------
@@ -262,7 +269,7 @@ class PredictionService:
             )
         instances = payload.get("instances")
         extra = []
-        if len(payload) != 1:
+        if len(payload) != 1 or instances is None:
             extra = sorted(str(key)[:50] for key in payload if key != "instances")
         if extra or type(instances) is not list or not instances:
             message = (
@@ -326,7 +333,7 @@ class PredictionService:
         """The 202 answer's body; the feedback goes to capture, joined later on request ids."""
         self._check_model(model_name)
         _, version, _ = self.runtime.require_model()
-        self._count("feedback_items", len(body.feedback))
+        self.count_metric("feedback_items", len(body.feedback))
         self.capture.write(
             capture_record(
                 "feedback",

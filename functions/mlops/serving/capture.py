@@ -11,6 +11,7 @@ to the capture bucket.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from datetime import UTC, datetime
@@ -27,7 +28,11 @@ class StdoutCaptureSink:
     """One JSON line per record on stdout (CloudWatch Logs -> subscription -> Firehose -> S3)."""
 
     def write(self, record: dict[str, Any]) -> None:
-        sys.stdout.write(orjson.dumps(record, default=str).decode() + "\n")
+        try:
+            line = orjson.dumps(record, default=str).decode()
+        except TypeError:  # what orjson cannot write (an integer beyond 64 bits): the slow way
+            line = json.dumps(record, separators=(",", ":"), default=str)
+        sys.stdout.write(line + "\n")
 
 
 def capture_record(

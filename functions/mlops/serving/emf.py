@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 #: (name, CloudWatch unit) of each metric a served prediction request records.
 PREDICT_METRICS = (
@@ -36,6 +37,8 @@ class PredictionMetrics:
         emit: Callable[[str], None],
     ) -> None:
         self._emit = emit
+        # POWERTOOLS_METRICS_DISABLED / POWERTOOLS_DEV, read as Powertools reads them.
+        self.disabled = is_metrics_disabled()
         self._dimensions = dict(dimensions)
         self._directive = [
             {
@@ -59,4 +62,6 @@ class PredictionMetrics:
 
     def record(self, rows: int, latency_ms: float) -> None:
         """Emit one request's metrics (a single line: one log event for CloudWatch)."""
+        if self.disabled:
+            return
         self._emit(orjson.dumps(self.document(rows, latency_ms)).decode() + "\n")

@@ -121,7 +121,7 @@ def build_app(service: PredictionService) -> APIGatewayRestResolver:
     )
     def describe(model: str) -> Response[str]:
         service._check_model(model)
-        service._count("describe_requests")
+        service.count_metric("describe_requests")
         return json_response(200, describe_runtime(service.runtime))
 
     @app.post(
@@ -140,7 +140,7 @@ def build_app(service: PredictionService) -> APIGatewayRestResolver:
 
     @app.get("/openapi.json", summary="This document", include_in_schema=False)
     def openapi() -> Response[str]:
-        service._count("openapi_requests")
+        service.count_metric("openapi_requests")
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
@@ -150,12 +150,12 @@ def build_app(service: PredictionService) -> APIGatewayRestResolver:
     @app.exception_handler(ServingError)
     def serving_error(error: ServingError) -> Response[str]:
         name = "unavailable_requests" if error.status >= 500 else "invalid_requests"
-        service._count(name)
+        service.count_metric(name)
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(error: RequestValidationError) -> Response[str]:
-        service._count("invalid_requests")
+        service.count_metric("invalid_requests")
         problems = error.errors()
         if any(problem.get("type") == "json_invalid" for problem in problems):
             return error_response(MalformedRequestError("the body is not valid JSON"))
@@ -176,11 +176,12 @@ def build_app(service: PredictionService) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported(_: RequestUnsupportedContentType) -> Response[str]:
+        service.count_metric("invalid_requests")
         return error_response(UnsupportedMediaTypeError("send the body as application/json"))
 
     @app.not_found
     def not_found(_: NotFoundError) -> Response[str]:
-        service._count("invalid_requests")
+        service.count_metric("invalid_requests")
         path = app.current_event.path
         allowed = allowed_methods(path)
         if allowed:
@@ -202,6 +203,7 @@ def build_app(service: PredictionService) -> APIGatewayRestResolver:
     def unexpected(error: Exception) -> Response[str]:
         # Never a stack trace on the wire; the log keeps it.
         logger.exception("unexpected error")
+        service.count_metric("unavailable_requests")
         return error_response(ServingError("internal error; it has been logged"))
 
     return app

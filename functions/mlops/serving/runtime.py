@@ -67,6 +67,11 @@ def load_runtime(
         from mlops.inference.session import OnnxModel
 
         model = OnnxModel(artifact)
+        schema = FeatureSchema.from_records(
+            version.feature_schema,
+            model.metadata.numeric_features,
+            model.metadata.categorical_features,
+        )
     except ArtifactIntegrityError as error:
         runtime.load_problem = "artifact_integrity"
         logger.error("refusing to serve %s v%s: %s", settings.model_name, pinned, error)
@@ -91,10 +96,7 @@ def load_runtime(
             {"reason": type(error).__name__},
         )
         return runtime
-    runtime.model, runtime.version = model, version
-    runtime.schema = FeatureSchema.from_records(
-        version.feature_schema, model.metadata.numeric_features, model.metadata.categorical_features
-    )
+    runtime.model, runtime.version, runtime.schema = model, version, schema
     runtime.load_seconds = time.perf_counter() - started
     return runtime
 

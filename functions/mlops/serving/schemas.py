@@ -45,7 +45,8 @@ class FeedbackItem(BaseModel):
 
     request_id: Annotated[str, Field(min_length=1, max_length=128)]
     row: Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integral_number)] = 0
-    actual: StrictInt | StrictFloat | StrictStr = Field(
+    # Finite numbers only: NaN or Infinity is no ground truth (and JSON has neither).
+    actual: StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictStr = Field(
         description="The ground truth for that row."
     )
 
