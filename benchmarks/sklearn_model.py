@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mlops.inference.prediction import Prediction
+from mlops.training.inputs import model_input
 
 
 class SklearnModel:
@@ -24,12 +25,7 @@ class SklearnModel:
         self.classes = np.asarray(pipeline.classes_)
 
     def predict(self, numeric: np.ndarray, categorical: np.ndarray) -> Prediction:
-        # As mlops.training.pipeline.model_input: numerics rounded to float32 (what
-        # onnxruntime sees), categoricals beside them in one object array.
-        rows = numeric.astype(np.float32).astype(np.float64)
-        if categorical.shape[1]:
-            rows = np.concatenate([rows.astype(object), categorical.astype(object)], axis=1)
-        probabilities = self.pipeline.predict_proba(rows)
+        probabilities = self.pipeline.predict_proba(model_input(numeric, categorical))
         # float32 like onnxruntime's, so both handlers serialise the same kind of numbers.
         return Prediction(
             outputs=self.classes[probabilities.argmax(axis=1)],

@@ -87,7 +87,7 @@ class Cell:
 
 def build_cells(stack: BenchStack) -> tuple[list[Cell], dict[str, Any]]:
     """Build the services the handler would build, plus their scikit-learn twins."""
-    from mlops.training.pipeline import model_input
+    from mlops.training.inputs import model_input
     from predict import handler as predict_handler
 
     cells: list[Cell] = []

@@ -7,12 +7,24 @@ Everything here outlives the stack (RETAIN): training files, immutable model art
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops.resources import ResourceNames
+
+#: Every bucket's defaults: private, SSE-S3, SSL only, versioned, owner-enforced, retained.
+SECURE_BUCKET: dict[str, Any] = {
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "enforce_ssl": True,
+    "versioned": True,
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    "removal_policy": RemovalPolicy.RETAIN,
+}
 
 
 class Storage(Construct):
@@ -24,16 +36,7 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, names: ResourceNames) -> None:
         super().__init__(scope, construct_id)
-        self.access_log_bucket = s3.Bucket(
-            self,
-            "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.access_log_bucket = s3.Bucket(self, "AccessLogBucket", **SECURE_BUCKET)
         self.data_bucket = self._bucket("DataBucket", names.data_bucket, "data/")
         # Artifacts under models/<model>/v<N>/ are immutable; versioning keeps any overwrite
         # recoverable and the registry records each artifact's sha256.
@@ -61,12 +64,7 @@ class Storage(Construct):
             self,
             construct_id,
             bucket_name=bucket_name,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix=f"access-logs/{log_prefix}",
-            removal_policy=RemovalPolicy.RETAIN,
+            **SECURE_BUCKET,
         )

@@ -41,9 +41,14 @@ class ModelMetadata:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise MetadataError(f"task must be one of {TASKS}, got {self.task!r}")
-        for name in ("model_name", "spec_hash", "label_output", "probabilities_output"):
+        for name in (
+            "model_name",
+            "spec_hash",
+            "label_output",
+            "probabilities_output",
+            "value_output",
+        ):
             _require(isinstance(getattr(self, name), str), f"{name} must be a string")
-        _require(isinstance(self.value_output, str), "value_output must be a string")
         for name in ("numeric_features", "categorical_features"):
             value = getattr(self, name)
             _require(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops.spec import ESTIMATORS, ModelSpec, SpecError
+from mlops.training.inputs import model_input
+
+__all__ = ["build_estimator", "build_pipeline", "model_input"]
 
 
 def build_estimator(spec: ModelSpec) -> Any:
@@ -59,12 +61,3 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
     return Pipeline(
         [("preprocess", ColumnTransformer(transformers)), ("estimator", build_estimator(spec))]
     )
-
-
-def model_input(numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-    """The pipeline's input: numerics (rounded to float32, as onnxruntime will see them) and
-    categoricals side by side in one object array."""
-    as_float32 = numeric.astype(np.float32).astype(np.float64)
-    if categorical.shape[1] == 0:
-        return as_float32
-    return np.concatenate([as_float32.astype(object), categorical.astype(object)], axis=1)
