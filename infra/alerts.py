@@ -6,6 +6,7 @@ topic encrypted with the AWS-managed SNS key (DESIGN §7).
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -16,6 +17,7 @@ from mlops.resources import ResourceNames
 
 # Services that publish to the topic and therefore must be able to use its key.
 PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+ARN_COLON = ArnFormat.COLON_RESOURCE_NAME
 
 
 class Alerts(Construct):
@@ -57,6 +59,24 @@ class Alerts(Construct):
             display_name="serverless-mlops alerts",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        # `enforce_ssl` makes CDK write a topic policy holding only its deny-non-TLS statement,
+        # and a topic policy replaces SNS's default one: without this statement no alarm could
+        # publish. Scoped to this account's alarms (CloudWatch sends both keys to SNS).
+        alarms = Stack.of(self).format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ARN_COLON
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": alarms},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
         )
         if alert_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alert_email))

@@ -213,7 +213,9 @@ class PredictEndpoint(Construct):
         predict.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadModelArtifacts",
-                actions=["s3:GetObject"],
+                # The registry pins each artifact's S3 version id and the function reads with
+                # VersionId, which needs GetObjectVersion (GetObject alone gives 403).
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[model_bucket.arn_for_objects(f"models/{model}/*")],
             )
         )

@@ -38,6 +38,10 @@ TRAIN_MEMORY_MB = 3008
 # (`file_too_large`) rather than let the function run out of memory mid-run.
 MAX_TRAINING_FILE_MB = TRAIN_MEMORY_MB // 20
 # Training is heavy and rare: a few concurrent runs, never the whole account's concurrency.
+# Capped on the SQS event source (its MaximumConcurrency), not with reserved concurrency: the
+# SQS poller does not slow down for reserved concurrency, so throttled batches would go back to
+# the queue with a higher receive count and reach the DLQ after 3 receives (each retry 90 min
+# later); and reserving 5 fails the deploy on new accounts whose concurrency quota is 10.
 TRAIN_CONCURRENCY = 5
 MODELS_PREFIX = "models/"
 # The stack-level singleton aws-cdk-lib creates for `add_event_notification`.
@@ -127,7 +131,6 @@ class Training(Construct):
             code=code,
             memory_size=TRAIN_MEMORY_MB,
             timeout=TRAIN_TIMEOUT,
-            reserved_concurrent_executions=TRAIN_CONCURRENCY,
             environment={
                 "MODEL_BUCKET": model_bucket.bucket_name,
                 "REGISTRY_TABLE": registry_table.table_name,
@@ -145,7 +148,12 @@ class Training(Construct):
         self.function = train.function
         self.log_group = train.log_group
         self.function.add_event_source(
-            event_sources.SqsEventSource(self.queue, batch_size=1, report_batch_item_failures=True)
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=TRAIN_CONCURRENCY,
+            )
         )
         self._grant(train.role, data_bucket, model_bucket, registry_table, alerts_topic)
         self._grant_alerts_key(train.role, alerts_key)

@@ -4,6 +4,11 @@ Create: publish a pinned version and create alias `live` (serving the registry's
 version, or version 0 which answers 503 until a model is promoted). Update and Delete do
 nothing on purpose: re-running `cdk deploy` must never change which model version serves or
 drop a canary in flight; after creation the alias belongs to the rollout code.
+
+One exception: an Update whose `FunctionName` changed (a new prefix replaces the predict
+function) is a create for the new function, which has no alias yet; without one the API's
+permission on `...:live` fails the deploy. The new physical id makes CloudFormation send a
+Delete for the old one, which stays a no-op.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ logger = Logger(service="serving-setup")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     properties = event["ResourceProperties"]
     function_name, model = properties["FunctionName"], properties["ModelName"]
-    physical_id = event.get("PhysicalResourceId") or f"{function_name}:live"
-    if event["RequestType"] != "Create":
+    physical_id = f"{function_name}:live"
+    if not _serves_a_new_function(event):
         logger.info(
             "no-op: the alias belongs to the rollout code after creation",
             extra={"request_type": event["RequestType"], "function": function_name},
         )
-        return {"PhysicalResourceId": physical_id}
+        return {"PhysicalResourceId": event.get("PhysicalResourceId") or physical_id}
     registry = RegistryStore(client("dynamodb"), os.environ["REGISTRY_TABLE"])
     state = ensure_serving(client("lambda"), registry, function_name, model)
     return {
@@ -41,3 +46,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "ModelVersion": str(state.model_version),
         },
     }
+
+
+def _serves_a_new_function(event: dict[str, Any]) -> bool:
+    """Create, or an Update that points the resource at another (new) predict function."""
+    if event["RequestType"] == "Create":
+        return True
+    if event["RequestType"] != "Update":
+        return False
+    old = event.get("OldResourceProperties", {}).get("FunctionName")
+    return bool(old != event["ResourceProperties"]["FunctionName"])

@@ -60,6 +60,40 @@ def test_topic_denies_publishing_without_tls(synthesized: Synthesized):
     )
 
 
+def test_topic_policy_lets_this_accounts_alarms_publish(synthesized: Synthesized):
+    """The deny-non-TLS topic policy replaces SNS's default one: CloudWatch needs its own allow,
+    scoped to this account's alarms (confused-deputy protection)."""
+    (policy,) = synthesized.resources("AWS::SNS::TopicPolicy").values()
+    (topic_id,) = synthesized.resources("AWS::SNS::Topic")
+    allows = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(allows) == 1
+    (statement,) = allows
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Resource"] == {"Ref": topic_id}
+    assert statement["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
+    source_arn = synthesized.resolve(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert source_arn == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":cloudwatch:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":alarm:*",
+            ],
+        ]
+    }
+
+
 @pytest.mark.parametrize(("alert_email", "subscriptions"), [(None, 0), ("ops@example.com", 1)])
 def test_email_subscription_only_when_alert_email_is_set(
     alert_email: str | None, subscriptions: int
