@@ -20,6 +20,7 @@ from infra.training import train_image_code
 from mlops.spec import load_all_specs
 
 INFERENCE_LAYER_DIR = REPO_ROOT / "layers" / "build" / "inference-arm64"
+POWERTOOLS_LAYER_DIR = REPO_ROOT / "layers" / "build" / "powertools-arm64"
 # Feature flags the stack relies on, set here rather than in cdk.json so that tests (which build
 # an `App()` without the CLI) synthesize exactly what `cdk deploy` does.
 FEATURE_FLAGS = {
@@ -29,21 +30,25 @@ FEATURE_FLAGS = {
 
 
 class LayerNotBuiltError(RuntimeError):
-    """The inference layer folder is missing: it is built by `make layer`, not by synth."""
+    """A layer folder is missing: layers are built by `make layer`, not by synth."""
 
 
-def inference_layer_code(folder: Path = INFERENCE_LAYER_DIR) -> lambda_.Code:
-    """The built inference layer (a folder holding `python/`), or a clear error."""
+def layer_code(name: str, folder: Path) -> lambda_.Code:
+    """A built layer (a folder holding `python/`), or a clear error naming the layer."""
     if not (folder / "python").is_dir():
         raise LayerNotBuiltError(
-            f"inference layer not found at {folder}/python: run `make layer` first "
+            f"{name} layer not found at {folder}/python: run `make layer` first "
             "(python layers/build_layer.py --arch arm64)"
         )
     return lambda_.Code.from_asset(str(folder))
 
 
 def build_app(
-    app: App, inference_layer: lambda_.Code, *, checks: bool = True
+    app: App,
+    inference_layer: lambda_.Code,
+    powertools_layer: lambda_.Code,
+    *,
+    checks: bool = True,
 ) -> ServerlessMlopsStack:
     """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions checks.
 
@@ -60,6 +65,7 @@ def build_app(
         settings=settings,
         specs=load_all_specs(MODELS_DIR),
         inference_layer=inference_layer,
+        powertools_layer=powertools_layer,
         train_code=train_image_code(),
         env=Environment(account=account, region=region) if account and region else None,
         description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
@@ -71,13 +77,20 @@ def build_app(
 
 def main() -> None:
     app = App()
-    # `-c inferenceLayerDir=...` points at another built layer folder (default: `make layer`'s).
-    layer_dir = app.node.try_get_context("inferenceLayerDir")
+    # `-c inferenceLayerDir=...` / `-c powertoolsLayerDir=...` point at other built layer folders
+    # (default: `make layer`'s).
+    inference_dir = app.node.try_get_context("inferenceLayerDir")
+    powertools_dir = app.node.try_get_context("powertoolsLayerDir")
     try:
-        layer = inference_layer_code(Path(layer_dir) if layer_dir else INFERENCE_LAYER_DIR)
+        inference = layer_code(
+            "inference", Path(inference_dir) if inference_dir else INFERENCE_LAYER_DIR
+        )
+        powertools = layer_code(
+            "powertools", Path(powertools_dir) if powertools_dir else POWERTOOLS_LAYER_DIR
+        )
     except LayerNotBuiltError as error:
         raise SystemExit(str(error)) from None
-    build_app(app, layer)
+    build_app(app, inference, powertools)
     app.synth()
 
 

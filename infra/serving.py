@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Aws, CustomResource, Duration, Stack
+from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -25,9 +25,6 @@ from infra.nag import acknowledge, bucket_arn_finding
 from infra.standard_function import LOG_RETENTION, StandardFunction
 from mlops.resources import LIVE_ALIAS, ResourceNames
 
-# AWS publishes the Powertools layer from this account in every commercial region.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
 SPECS_DIR_IN_ASSET = "/var/task/models"
 PREDICT_MEMORY_MB = 1024
 PREDICT_TIMEOUT = Duration.seconds(10)
@@ -45,18 +42,11 @@ SETUP_ACTIONS = [
 ]
 
 
-def powertools_layer_arn(version: int) -> str:
-    """The Powertools layer ARN in the stack's own partition and region (tokens, no lookups)."""
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"{POWERTOOLS_LAYER_NAME}:{version}"
-    )
-
-
 @dataclass(frozen=True)
 class ServingLayers:
-    """The layers every function that imports `mlops` needs: onnxruntime + numpy + orjson
-    from our inference layer, Powertools from AWS."""
+    """The layers every function that imports `mlops` needs, both built by layers/build_layer.py
+    from constraints.txt: onnxruntime + numpy + orjson, and Powertools + pydantic (not AWS's
+    public Powertools layer, whose version numbers hold other Powertools releases)."""
 
     inference: lambda_.ILayerVersion
     powertools: lambda_.ILayerVersion
@@ -66,10 +56,9 @@ class ServingLayers:
 
 
 def serving_layers(
-    scope: Construct, *, inference_code: lambda_.Code, powertools_version: int
+    scope: Construct, *, inference_code: lambda_.Code, powertools_code: lambda_.Code
 ) -> ServingLayers:
-    """Create the inference layer from `inference_code` (a folder with `python/`) and import the
-    Powertools layer by ARN."""
+    """Create both layers from their built folders (each holds `python/`)."""
     inference = lambda_.LayerVersion(
         scope,
         "InferenceLayer",
@@ -78,8 +67,13 @@ def serving_layers(
         compatible_architectures=[lambda_.Architecture.ARM_64],
         description="onnxruntime + numpy + orjson for arm64, pinned by constraints.txt",
     )
-    powertools = lambda_.LayerVersion.from_layer_version_arn(
-        scope, "PowertoolsLayer", powertools_layer_arn(powertools_version)
+    powertools = lambda_.LayerVersion(
+        scope,
+        "PowertoolsLayer",
+        code=powertools_code,
+        compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+        compatible_architectures=[lambda_.Architecture.ARM_64],
+        description="aws-lambda-powertools + pydantic for arm64, pinned by constraints.txt",
     )
     return ServingLayers(inference=inference, powertools=powertools)
 

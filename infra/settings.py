@@ -15,9 +15,6 @@ ApiAuth = Literal["apiKey", "iam"]
 
 DEFAULT_PREFIX = "mlops"
 DEFAULT_STACK_NAME = "ServerlessMlops"
-# Powertools for AWS Lambda (Python) V3 layer version; pinned (never "latest") so a deploy is
-# reproducible. Keep it in step with aws_lambda_powertools in constraints.txt.
-DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 
 
 @dataclass(frozen=True)
@@ -27,14 +24,12 @@ class StackSettings:
     prefix: namespaces every physical name (`ResourceNames`); one per environment.
     alert_email: subscribed to the alerts topic when set; no subscription otherwise.
     code_version: recorded by the functions (lineage); CI passes the commit sha.
-    powertools_layer_version: version of the AWS-published Powertools layer.
     api_auth: "apiKey" (API keys + usage plan) or "iam" (SigV4 on top of the API key).
     """
 
     prefix: str = DEFAULT_PREFIX
     alert_email: str | None = None
     code_version: str = "dev"
-    powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION
     api_auth: ApiAuth = "apiKey"
 
     @classmethod
@@ -43,21 +38,12 @@ class StackSettings:
         prefix = str(node.try_get_context("prefix") or DEFAULT_PREFIX)
         alert_email = node.try_get_context("alertEmail") or None
         code_version = str(node.try_get_context("codeVersion") or "dev")
-        layer_version = node.try_get_context("powertoolsLayerVersion")
         api_auth = str(node.try_get_context("apiAuth") or "apiKey")
         if api_auth not in ("apiKey", "iam"):
             raise ValueError(f"context apiAuth must be 'apiKey' or 'iam', not '{api_auth}'")
-        try:
-            powertools_layer_version = int(layer_version or DEFAULT_POWERTOOLS_LAYER_VERSION)
-        except ValueError as error:
-            raise ValueError(
-                f"context powertoolsLayerVersion must be a layer version number, not "
-                f"'{layer_version}'"
-            ) from error
         return cls(
             prefix=prefix,
             alert_email=str(alert_email) if alert_email else None,
             code_version=code_version,
-            powertools_layer_version=powertools_layer_version,
             api_auth="iam" if api_auth == "iam" else "apiKey",
         )

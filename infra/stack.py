@@ -25,8 +25,8 @@ class ServerlessMlopsStack(Stack):
     """Data + registry, alerts, training, one serving endpoint per model, API, monitoring.
 
     `specs` are the declared models (one predict function each, DESIGN §7); `inference_layer`
-    is the built layer folder's `Code` and `train_code` the train image, both passed in so
-    tests can substitute small stand-ins.
+    and `powertools_layer` are the built layer folders' `Code` and `train_code` the train
+    image, all passed in so tests can substitute small stand-ins.
     """
 
     def __init__(
@@ -37,6 +37,7 @@ class ServerlessMlopsStack(Stack):
         settings: StackSettings,
         specs: dict[str, ModelSpec],
         inference_layer: lambda_.Code,
+        powertools_layer: lambda_.Code,
         train_code: lambda_.DockerImageCode,
         **kwargs: Any,
     ) -> None:
@@ -64,7 +65,7 @@ class ServerlessMlopsStack(Stack):
         layers = serving_layers(
             self,
             inference_code=inference_layer,
-            powertools_version=settings.powertools_layer_version,
+            powertools_code=powertools_layer,
         )
         capture = CaptureStream(self, "Capture", names=names, capture_bucket=storage.capture_bucket)
         setup = ServingSetup(

@@ -1,4 +1,5 @@
-"""Build the inference Lambda layer (onnxruntime + numpy + orjson) without Docker.
+"""Build our Lambda layers without Docker: ``inference`` (onnxruntime + numpy + orjson) and
+``powertools`` (Powertools for AWS Lambda + pydantic, at the versions the code is tested with).
 
 Why this exists (DESIGN §4, §6, §7):
 
@@ -12,7 +13,10 @@ Why this exists (DESIGN §4, §6, §7):
 * Everything is installed with ``--no-deps``: onnxruntime's declared dependencies (sympy,
   protobuf, flatbuffers, coloredlogs, packaging) are used only by its offline tooling, never by
   ``import onnxruntime`` + ``InferenceSession.run``; pydantic (the registry records) comes
-  from the AWS Powertools layer and must not be duplicated.
+  from our ``powertools`` layer and must not be duplicated. That layer exists because AWS's
+  public Powertools layers hold whatever Powertools their version number was published with
+  (version 27 of the arm64 one: ~3.23, not our pinned 3.37) and live in an account that differs
+  outside the standard partition: one set of pinned versions (DESIGN §7) means building it.
 * Lambda caps a function plus its layers at 250 MB unzipped, and cold starts grow with size, so
   the build trims what is never imported at run time and FAILS above a size budget.
 
@@ -21,8 +25,9 @@ architecture, target interpreter, this file's trim rules); an unchanged build is
 
 Usage::
 
-    python layers/build_layer.py --arch arm64            # -> layers/build/inference-arm64/python
-    python layers/build_layer.py --arch native --out /tmp/layer
+    python layers/build_layer.py --arch arm64            # every layer -> layers/build/<layer>-arm64
+    python layers/build_layer.py --arch arm64 --layer powertools
+    python layers/build_layer.py --arch native --layer inference --out /tmp/layer
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = REPO_ROOT / "layers" / "inference" / "requirements.txt"
+LAYERS_DIR = REPO_ROOT / "layers"
+REQUIREMENTS = LAYERS_DIR / "inference" / "requirements.txt"
 CONSTRAINTS = REPO_ROOT / "constraints.txt"
 BUILD_ROOT = REPO_ROOT / "layers" / "build"
 
@@ -132,6 +138,36 @@ REQUIRED_AFTER_TRIM: tuple[str, ...] = (
     "orjson/__init__.py",
     "orjson/orjson*",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerDefinition:
+    """One layer: its requirements file (names only), what must survive trimming, its budget."""
+
+    name: str
+    requirements: Path
+    required_after_trim: tuple[str, ...]
+    budget_bytes: int
+
+
+LAYERS: dict[str, LayerDefinition] = {
+    "inference": LayerDefinition(
+        "inference", REQUIREMENTS, REQUIRED_AFTER_TRIM, DEFAULT_BUDGET_BYTES
+    ),
+    # 10.2 MiB measured (arm64); the budget leaves room for releases, not for a new framework.
+    "powertools": LayerDefinition(
+        "powertools",
+        LAYERS_DIR / "powertools" / "requirements.txt",
+        (
+            "aws_lambda_powertools/__init__.py",
+            "aws_lambda_powertools/logging/logger.py",
+            "pydantic/__init__.py",
+            "pydantic_core/_pydantic_core*",
+            "jmespath/__init__.py",
+        ),
+        16 * MIB,
+    ),
+}
 
 
 class LayerBuildError(RuntimeError):
@@ -282,7 +318,7 @@ def _matches(root: Path, pattern: str) -> Iterator[Path]:
     yield from sorted(root.glob(pattern), key=lambda p: (len(p.parts), str(p)))
 
 
-def trim(root: Path) -> dict[str, int]:
+def trim(root: Path, required: tuple[str, ...] = REQUIRED_AFTER_TRIM) -> dict[str, int]:
     """Apply :data:`TRIM_RULES` under ``root``; returns bytes removed per rule."""
     removed: dict[str, int] = {}
     for rule in TRIM_RULES:
@@ -297,7 +333,7 @@ def trim(root: Path) -> dict[str, int]:
                 else:
                     path.unlink()
         removed[rule.name] = total
-    missing = [p for p in REQUIRED_AFTER_TRIM if not any(root.glob(p))]
+    missing = [p for p in required if not any(root.glob(p))]
     if missing:
         raise LayerBuildError(f"trimming removed required files: {missing}")
     return removed
@@ -334,13 +370,15 @@ def build_layer(
     arch: str,
     out_dir: Path,
     *,
-    budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    budget_bytes: int | None = None,
     force: bool = False,
-    requirements: Path = REQUIREMENTS,
+    layer: str = "inference",
     constraints: Path = CONSTRAINTS,
     log: Callable[[str], None] | None = None,
 ) -> LayerReport:
-    """Build (or reuse) the layer in ``out_dir/python`` and return its report.
+    """Build (or reuse) the layer named ``layer`` in ``out_dir/python`` and return its report.
+
+    ``budget_bytes`` defaults to the layer's own budget (:data:`LAYERS`).
 
     Raises :class:`LayerBudgetExceededError` when the trimmed layer is over ``budget_bytes``
     (the layer and its report are kept for inspection, the stamp is not written), and
@@ -348,6 +386,12 @@ def build_layer(
     """
     if arch not in ARCHES:
         raise LayerBuildError(f"unknown arch {arch!r}; expected one of {ARCHES}")
+    if layer not in LAYERS:
+        raise LayerBuildError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
+    definition = LAYERS[layer]
+    requirements = definition.requirements
+    if budget_bytes is None:
+        budget_bytes = definition.budget_bytes
     say = log or (lambda _msg: None)
     out_dir = out_dir.resolve()
     digest = inputs_hash(arch, requirements, constraints)
@@ -382,7 +426,7 @@ def build_layer(
     versions = installed_versions(staging)
     _check_versions(versions, names, pins)
     size_before = tree_size(staging)
-    trimmed = trim(staging)
+    trimmed = trim(staging, definition.required_after_trim)
     size_after = tree_size(staging)
 
     python_dir = out_dir / "python"
@@ -417,30 +461,41 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: build the layer, print the measured sizes; exit 1 on failure or over budget."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--arch", choices=ARCHES, default="arm64")
-    parser.add_argument("--out", type=Path, help="default: layers/build/inference-<arch>")
+    parser.add_argument(
+        "--layer", choices=[*LAYERS, "all"], default="all", help="default: every layer"
+    )
+    parser.add_argument("--out", type=Path, help="default: layers/build/<layer>-<arch>")
     parser.add_argument(
         "--budget-mb",
         type=float,
-        default=DEFAULT_BUDGET_BYTES / MIB,
-        help="fail above this unzipped size in MiB (default: %(default)s)",
+        help="fail above this unzipped size in MiB (default: the layer's own budget)",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
-    out_dir: Path = args.out or BUILD_ROOT / f"inference-{args.arch}"
+    names = list(LAYERS) if args.layer == "all" else [args.layer]
+    if args.out and len(names) > 1:
+        parser.error("--out needs a single --layer")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    try:
-        report = build_layer(
-            args.arch, out_dir, budget_bytes=int(args.budget_mb * MIB), force=args.force, log=log
-        )
-    except LayerBudgetExceededError as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    except LayerBuildError as exc:
-        log(f"FAILED: {exc}")
-        return 1
+    for name in names:
+        out_dir: Path = args.out or BUILD_ROOT / f"{name}-{args.arch}"
+        budget = int(args.budget_mb * MIB) if args.budget_mb else None
+        try:
+            report = build_layer(
+                args.arch, out_dir, budget_bytes=budget, force=args.force, layer=name, log=log
+            )
+        except LayerBuildError as exc:  # LayerBudgetExceededError included
+            log(f"FAILED ({name}): {exc}")
+            return 1
+        print_report(name, report)
+    return 0
+
+
+def print_report(name: str, report: LayerReport) -> None:
+    """The measured sizes and versions of one built layer."""
+    print(f"== {name} layer")
 
     print(f"layer:   {report.python_dir} ({report.arch}, python {report.python_version})")
     print(f"before:  {mib(report.size_before_trim)} unzipped ({report.size_before_trim} bytes)")
@@ -450,7 +505,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trimmed: {name:<26} {mib(size)}")
     print("versions: " + ", ".join(f"{n}=={v}" for n, v in report.versions.items()))
     print("cached" if report.cached else f"built in {report.build_seconds} s")
-    return 0
 
 
 if __name__ == "__main__":

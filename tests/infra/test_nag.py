@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Annotations, Match
 
-from infra.app import LayerNotBuiltError, inference_layer_code
+from infra.app import LayerNotBuiltError, layer_code
 from tests.infra.conftest import synthesize
 
 
@@ -32,5 +32,5 @@ def test_app_with_iam_auth_passes_the_checks_too(tmp_path: Path, inference_layer
 
 
 def test_synth_without_the_built_layer_says_to_run_make_layer(tmp_path: Path):
-    with pytest.raises(LayerNotBuiltError, match="run `make layer` first"):
-        inference_layer_code(tmp_path / "missing")
+    with pytest.raises(LayerNotBuiltError, match=r"powertools layer .* run `make layer` first"):
+        layer_code("powertools", tmp_path / "missing")

@@ -98,7 +98,6 @@ def test_context_values_are_read():
             "prefix": "staging",
             "alertEmail": "ops@example.com",
             "codeVersion": "abc123",
-            "powertoolsLayerVersion": "30",
             "apiAuth": "iam",
         }
     )
@@ -106,7 +105,6 @@ def test_context_values_are_read():
         prefix="staging",
         alert_email="ops@example.com",
         code_version="abc123",
-        powertools_layer_version=30,
         api_auth="iam",
     )
 

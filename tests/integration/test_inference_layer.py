@@ -148,7 +148,7 @@ def test_trimmed_layer_is_small_and_clean(layer: LayerReport) -> None:
     assert not (root / "numpy" / "_core" / "include").exists()
     assert list(root.rglob("*.h")) == []
     assert list(root.glob("onnxruntime/capi/libonnxruntime.so*")) == []
-    # pydantic comes from the Powertools layer: never a second copy in ours.
+    # pydantic comes from our Powertools layer: never a second copy in this one.
     assert sorted(layer.versions) == [
         "numpy",
         "onnxruntime",
@@ -167,3 +167,76 @@ def test_rebuild_is_cached_and_budget_is_enforced(layer: LayerReport) -> None:
     assert again.size_after_trim == layer.size_after_trim
     with pytest.raises(LayerBudgetExceededError, match="over its budget"):
         build_layer("native", out_dir, budget_bytes=layer.size_after_trim - 1)
+
+
+# What the functions import from the Powertools layer, under `python -I -S -B` with only the
+# layer on sys.path (the Lambda runtime adds botocore, which none of these import).
+POWERTOOLS_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import aws_lambda_powertools, pydantic, pydantic_core
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel
+
+class Row(BaseModel):
+    x: float
+
+print(json.dumps({
+    "parsed": Row.model_validate({"x": "1.5"}).x,
+    "files": [aws_lambda_powertools.__file__, pydantic.__file__, pydantic_core.__file__],
+    "path": sys.path,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def powertools_layer(tmp_path_factory: pytest.TempPathFactory) -> LayerReport:
+    return build_layer(
+        "native", tmp_path_factory.mktemp("layer") / "powertools-native", layer="powertools"
+    )
+
+
+def test_powertools_layer_holds_exactly_the_pinned_versions_the_venv_runs(
+    powertools_layer: LayerReport,
+) -> None:
+    """DESIGN §7: the deployed Powertools and pydantic are the ones the tests ran (AWS's public
+    layer number 27 held another Powertools release than the pin)."""
+    pins = constraint_pins()
+    in_layer = {
+        d.metadata["Name"].lower().replace("_", "-"): d.version
+        for d in metadata.distributions(path=[powertools_layer.python_dir])
+    }
+    assert in_layer == powertools_layer.versions
+    assert sorted(in_layer) == [
+        "annotated-types",
+        "aws-lambda-powertools",
+        "jmespath",
+        "pydantic",
+        "pydantic-core",
+        "typing-extensions",
+        "typing-inspection",
+    ]
+    for name, version in in_layer.items():
+        assert version == metadata.version(name) == pins[name], name
+
+
+def test_powertools_layer_alone_imports_what_the_functions_use(
+    powertools_layer: LayerReport, tmp_path: Path
+) -> None:
+    python_dir = Path(powertools_layer.python_dir)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", POWERTOOLS_PROBE, str(python_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["parsed"] == 1.5
+    for file in out["files"]:
+        assert Path(file).resolve().is_relative_to(python_dir.resolve()), file
+    assert not any("site-packages" in p for p in out["path"]), out["path"]
