@@ -98,7 +98,7 @@ class ServingSetup(Construct):
         setup = StandardFunction(
             self,
             "Setup",
-            function_name=f"{names.prefix}-serving-setup",
+            function_name=names.serving_setup_function,
             description="Creates each predict function's first version and its live alias",
             code=code,
             handler="serving_setup.handler.handler",

@@ -54,6 +54,10 @@ class ResourceNames:
     def train_function(self) -> str:
         return f"{self.prefix}-train"
 
+    @property
+    def serving_setup_function(self) -> str:
+        return f"{self.prefix}-serving-setup"
+
     def predict_function(self, model: str) -> str:
         return f"{self.prefix}-predict-{model}"
 

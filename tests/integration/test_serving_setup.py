@@ -33,9 +33,9 @@ def test_update_to_a_replaced_function_creates_its_live_alias(
     names = training_stack.resources.names
     monkeypatch.setenv("REGISTRY_TABLE", names.registry_table)
     lambda_client = client("lambda")
-    old = ensure_predict_function(lambda_client, client("iam"), names, "iris")
-    renamed = ResourceNames(prefix="renamed", account=names.account, region=names.region)
-    new = ensure_predict_function(lambda_client, client("iam"), renamed, "iris")
+    # The deployed name is the stack's; the replaced one (an older prefix) is gone already.
+    old = ResourceNames("old", names.account, names.region).predict_function("iris")
+    new = ensure_predict_function(lambda_client, client("iam"), names, "iris")
 
     response = setup_handler(_update_event(old, new), lambda_context())
 

@@ -1,0 +1,153 @@
+"""pytest plugin (`-p tests.iam.plugin` in pyproject): record every AWS call a handler makes in
+the integration tests and fail the test whose call the function's role would not allow on AWS.
+
+A call belongs to the innermost `functions/<folder>/handler.py` on the calling thread's stack;
+calls made by test setup or the CLI (no handler on the stack) are not the functions' and are not
+checked. At the end of the run, grants that no recorded call needed are listed ("not exercised":
+either dead permissions or behaviour no test covers) in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from tests.iam.actions import Call
+from tests.iam.contract import Contract
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+INTEGRATION_DIR = REPO_ROOT / "tests" / "integration"
+REPORT_DIR_NAME = "iam-contract"
+# Used by the Lambda service with the function's role, never by our code: logs and traces, and
+# the SQS event source mapping's polling. Left out of the "not exercised" report.
+USED_BY_THE_LAMBDA_SERVICE = {
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+
+RecordedCall = tuple[str, str | None, Call]
+
+
+@cache
+def contract() -> Contract:
+    """The app synthesized once per process (stand-in layers), resolved for moto's account."""
+    from mlops.local.provision import LOCAL_ACCOUNT, LOCAL_REGION, local_names
+    from tests.iam.template import ResolvedTemplate
+    from tests.infra.conftest import synthesize
+
+    workdir = Path(tempfile.mkdtemp(prefix="iam-contract-"))
+    layer = workdir / "layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "stand_in.py").write_text("# stand-in layer\n")
+    synthesized = synthesize(workdir / "cdk.out", layer, checks=False)
+    resolved = ResolvedTemplate(synthesized.json, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+    return Contract(resolved, local_names())
+
+
+def calling_function() -> str | None:
+    """The `functions/<folder>` whose handler is the innermost one on this thread's stack."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = Path(frame.f_code.co_filename)
+        if path.name == "handler.py" and path.parent.parent == FUNCTIONS_DIR:
+            return path.parent.name
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def check(calls: list[RecordedCall]) -> list[str]:
+    """Every violation of the contract among `calls`."""
+    problems: list[str] = []
+    for function, model, call in calls:
+        problems += contract().violations(function, model, call)
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def iam_contract(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[RecordedCall]]:
+    """Record the handlers' AWS calls in integration tests; check them at teardown."""
+    calls: list[RecordedCall] = []
+    if not Path(str(request.node.path)).is_relative_to(INTEGRATION_DIR):
+        yield calls
+        return
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        function = calling_function()
+        if function is not None:
+            service = client.meta.service_model.service_name
+            calls.append((function, os.environ.get("MODEL_NAME"), Call(service, operation, params)))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    yield calls
+    monkeypatch.undo()
+    problems = check(calls)
+    if problems:
+        pytest.fail(
+            "IAM least-privilege contract (tests/iam): the deployed role would refuse:\n  "
+            + "\n  ".join(sorted(set(problems))),
+            pytrace=False,
+        )
+
+
+def _report_dir(config: pytest.Config) -> Path:
+    return Path(str(config.rootpath)) / ".pytest_cache" / REPORT_DIR_NAME
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        folder = _report_dir(session.config)
+        for stale in folder.glob("*.json"):
+            stale.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if contract.cache_info().currsize == 0:
+        return  # no handler made a call in this process
+    folder = _report_dir(session.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    built = contract()
+    (folder / f"{worker}.json").write_text(
+        json.dumps({"grants": built.grants(), "exercised": sorted(built.exercised)})
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    reports = [json.loads(p.read_text()) for p in sorted(_report_dir(config).glob("*.json"))]
+    if not reports:
+        return
+    grants = {tuple(g) for report in reports for g in report["grants"]}
+    exercised = {tuple(e) for report in reports for e in report["exercised"]}
+    unused = sorted(
+        g
+        for g in grants
+        if (g[0], g[1], g[2]) not in exercised and g[2] not in USED_BY_THE_LAMBDA_SERVICE
+    )
+    terminalreporter.section("IAM contract: grants no integration test exercised")
+    for role, _index, action, label in unused:
+        terminalreporter.write_line(f"{role} {action} ({label})")
+    terminalreporter.write_line(f"{len(unused)} of {len(grants)} granted actions not exercised")
