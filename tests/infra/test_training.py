@@ -174,3 +174,16 @@ def test_train_image_context_holds_only_what_the_dockerfile_copies(synthesized: 
     assert top_level <= {"constraints.txt", "pyproject.toml", "README.md", "functions", "models"}
     assert (context / "functions" / "train" / "Dockerfile").is_file()
     assert not list(context.rglob("__pycache__"))
+
+
+def test_train_image_base_is_pinned_by_digest():
+    """A tag moves: the same commit could deploy another Python or OS patch level unnoticed."""
+    from infra.bundling import REPO_ROOT
+
+    dockerfile = (REPO_ROOT / "functions" / "train" / "Dockerfile").read_text()
+    bases = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert bases, "the Dockerfile has a FROM line"
+    for base in bases:
+        image, _, digest = base.partition("@sha256:")
+        assert image == "public.ecr.aws/lambda/python:3.12", base
+        assert len(digest) == 64 and int(digest, 16) >= 0, base
