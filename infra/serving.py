@@ -114,7 +114,14 @@ class ServingSetup(Construct):
         )
         self.function = setup.function
         self.role = setup.role
-        registry_table.grant_read_data(self.role)
+        # The production pointer only (tests/iam): not grant_read_data's scans and streams.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadRegistryPointers",
+                actions=["dynamodb:GetItem"],
+                resources=[registry_table.table_arn],
+            )
+        )
         self.provider = cr.Provider(
             self,
             "Provider",

@@ -209,7 +209,21 @@ class Training(Construct):
                     conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
                 )
             )
-        registry_table.grant_read_write_data(role)
+        # The registry's own operations (mlops.registry.store; transactions are authorized per
+        # item as PutItem/UpdateItem), not grant_read_write_data's batch, scan, delete and
+        # stream actions; tests/iam proves each is needed and enough.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteRegistry",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:Query",
+                ],
+                resources=[registry_table.table_arn],
+            )
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PublishAlerts", actions=["sns:Publish"], resources=[alerts_topic.topic_arn]

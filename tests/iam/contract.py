@@ -28,7 +28,7 @@ class Contract:
 
     template: ResolvedTemplate
     names: ResourceNames
-    exercised: set[tuple[str, int, str]] = field(default_factory=set)
+    exercised: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def where(self) -> Where:
@@ -72,25 +72,24 @@ class Contract:
         return found
 
     def _mark(self, role: str, statements: list[Statement], permission: Permission) -> None:
-        for index, statement in enumerate(statements):
+        for statement in statements:
             if statement.effect == "Allow" and statement.applies_to(permission):
                 for action in statement.actions:
                     if Statement(
                         "Allow", (action,), statement.resources, statement.conditions
                     ).applies_to(permission):
-                        self.exercised.add((role, index, action))
+                        self.exercised.add((role, statement.label, action))
 
-    def grants(self) -> list[tuple[str, int, str, str]]:
-        """Every (role, statement index, action, "sid resources") the functions' roles hold."""
+    def grants(self) -> list[tuple[str, str, str]]:
+        """Every (role, statement label, action) the functions' roles hold."""
         found = []
         for function in FUNCTIONS:
             models = [None] if function != "predict" else sorted(self.models())
             for model in models:
                 role = self.role_of(function, model)
-                for index, statement in enumerate(self.template.role_statements(role)):
+                for statement in self.template.role_statements(role):
                     if statement.effect == "Allow":
-                        label = f"{statement.sid or '-'} {','.join(statement.resources)}"
-                        found += [(role, index, action, label) for action in statement.actions]
+                        found += [(role, statement.label, action) for action in statement.actions]
         return sorted(set(found))
 
     def models(self) -> set[str]:

@@ -142,12 +142,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     grants = {tuple(g) for report in reports for g in report["grants"]}
     exercised = {tuple(e) for report in reports for e in report["exercised"]}
-    unused = sorted(
-        g
-        for g in grants
-        if (g[0], g[1], g[2]) not in exercised and g[2] not in USED_BY_THE_LAMBDA_SERVICE
-    )
+    unused = sorted(g for g in grants - exercised if g[2] not in USED_BY_THE_LAMBDA_SERVICE)
     terminalreporter.section("IAM contract: grants no integration test exercised")
-    for role, _index, action, label in unused:
+    for role, label, action in unused:
         terminalreporter.write_line(f"{role} {action} ({label})")
     terminalreporter.write_line(f"{len(unused)} of {len(grants)} granted actions not exercised")

@@ -80,6 +80,11 @@ class Statement:
             )
         )
 
+    @property
+    def label(self) -> str:
+        """Names the statement in reports: its Sid, else the resources it covers."""
+        return f"{self.sid or '-'} {','.join(self.resources)}"
+
     def admits(self, principal: str) -> bool:
         """A resource policy statement names `principal` (or everyone)."""
         return "*" in self.principals or principal in self.principals
