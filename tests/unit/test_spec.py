@@ -55,6 +55,13 @@ def test_shipped_specs_load_and_their_params_exist() -> None:
         ({"name": "Bad Name"}, "String should match pattern"),
         ({"unexpected": 1}, "Extra inputs are not permitted"),
         ({"canary": {"traffic_percent": 90}}, "less than or equal to 50"),
+        ({"canary": {"evaluation_minutes": 45}}, "the bake needs at least one look"),
+        ({"canary": {"on_extension_limit": "wait"}}, "'rollback' or 'promote'"),
+        ({"canary": {"false_rollback_rate": 0}}, "greater than 0"),
+        ({"canary": {"minimum_effect": 1}}, "greater than 1"),
+        ({"canary": {"max_error_rate": 0.6}}, "minimum_effect x max_error_rate"),
+        ({"canary": {"shadow": {"min_inputs": 0}}}, "greater than or equal to 1"),
+        ({"canary": {"shadow": {"typo": 1}}}, "Extra inputs are not permitted"),
         ({"drift": {"capture_sample_rate": 2}}, "less than or equal to 1"),
     ],
 )
