@@ -27,9 +27,7 @@ LAST = look_plan(POLICY).max_looks
 BAKED = look_plan(POLICY).first_promotion_look
 
 
-def _counts(
-    look: int, requests: int, errors: int = 0, slow: int = 0, **extra: Any
-) -> CanaryCounts:
+def _counts(look: int, requests: int, errors: int = 0, slow: int = 0, **extra: Any) -> CanaryCounts:
     return CanaryCounts(
         requests=requests,
         errors=errors,
@@ -142,8 +140,7 @@ def _probability_of_ever_rolling_back(rate: float, per_period: int) -> float:
             (
                 x
                 for x in range(requests + 1)
-                if decide_canary(_counts(look, requests, errors=x), POLICY).rule
-                == "policy_broken"
+                if decide_canary(_counts(look, requests, errors=x), POLICY).rule == "policy_broken"
             ),
             requests + 1,
         )
@@ -206,5 +203,5 @@ def test_the_record_is_json_and_names_its_test() -> None:
     ],
 )
 def test_impossible_counts_are_refused(fields: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="must be in|cannot be negative"):
+    with pytest.raises(ValueError, match=r"must be in|cannot be negative"):
         CanaryCounts(elapsed_minutes=5, **fields)

@@ -96,9 +96,7 @@ def test_relative_error_is_a_ratio_of_sums() -> None:
 def test_psi_matches_its_formula_when_all_mass_moves_to_one_decile() -> None:
     production = np.arange(1000, dtype=float)
     candidate = np.full(1000, 999.0)  # every output in production's top decile
-    expected = (1 - 0.1) * math.log(1 / 0.1) + 9 * (PSI_EPSILON - 0.1) * math.log(
-        PSI_EPSILON / 0.1
-    )
+    expected = (1 - 0.1) * math.log(1 / 0.1) + 9 * (PSI_EPSILON - 0.1) * math.log(PSI_EPSILON / 0.1)
     assert output_psi(candidate, production) == pytest.approx(expected)
 
 

@@ -242,7 +242,9 @@ def quality_gap(feedback: QualityFeedback) -> QualityGap | None:
     if canary.labelled == 0 or production.labelled == 0:
         return None
     gap = canary.mean - production.mean
-    spread = math.sqrt(canary.variance / canary.labelled + production.variance / production.labelled)
+    spread = math.sqrt(
+        canary.variance / canary.labelled + production.variance / production.labelled
+    )
     half = float(norm.ppf(0.5 + QUALITY_GAP_CONFIDENCE / 2)) * spread
     return QualityGap(
         metric=feedback.metric,
@@ -267,7 +269,9 @@ def decide_canary(
     plan = look_plan(policy)
     look = int(counts.elapsed_minutes // policy.evaluation_minutes)
     metrics = (
-        metric_evidence("error_rate", counts.errors, counts.requests, policy.max_error_rate, policy),
+        metric_evidence(
+            "error_rate", counts.errors, counts.requests, policy.max_error_rate, policy
+        ),
         metric_evidence(
             "slow_share", counts.slow_requests, counts.requests, SLOW_SHARE_LIMIT, policy
         ),
@@ -290,7 +294,9 @@ def decide_canary(
         )
 
     if counts.load_failures:
-        return decided("rollback", "load_failure", f"the model failed to load ({counts.load_failures}x)")
+        return decided(
+            "rollback", "load_failure", f"the model failed to load ({counts.load_failures}x)"
+        )
     if look == 0:
         return decided("continue", "first_period", "the first evaluation period has not ended")
     broken = [evidence for evidence in metrics if evidence.broken]
@@ -319,7 +325,9 @@ def decide_canary(
             )
         return decided("insufficient_traffic", "insufficient_traffic", f"{reason}; bake extended")
     if all(evidence.holds for evidence in metrics):
-        return decided("promote", "policy_holds", "upper bounds below minimum_effect x limit on both metrics")
+        return decided(
+            "promote", "policy_holds", "upper bounds below minimum_effect x limit on both metrics"
+        )
     reason = "undecided: " + "; ".join(
         f"{e.metric} upper bound {e.upper_bound:.4f} >= {e.promotion_limit:g}"
         for e in metrics

@@ -205,8 +205,11 @@ class CanaryPolicy(_Strict):
     ] = 0.05
     minimum_effect: Annotated[
         float,
-        Field(gt=1, le=10, description="Promote only once rates of this multiple of the limit "
-              "are excluded."),
+        Field(
+            gt=1,
+            le=10,
+            description="Promote only once rates of this multiple of the limit are excluded.",
+        ),
     ] = 2.0
     on_extension_limit: Annotated[
         Literal["rollback", "promote"],
