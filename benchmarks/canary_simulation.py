@@ -250,6 +250,12 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_results(results: dict[str, Any], directory: Path) -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / "canary_simulation.json").write_text(json.dumps(results, indent=2) + "\n")
+    (directory / "canary_simulation.md").write_text(render_markdown(results).lstrip("\n"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="canary decision rule by simulation")
     parser.add_argument("--runs", type=int, default=RUNS)
@@ -259,9 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_simulation(runs=args.runs, seed=args.seed)
     markdown = render_markdown(results)
     if not args.no_write:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "canary_simulation.json").write_text(json.dumps(results, indent=2) + "\n")
-        (RESULTS_DIR / "canary_simulation.md").write_text(markdown.lstrip("\n"))
+        write_results(results, RESULTS_DIR)
     print(markdown)
     return 0 if all(target["pass"] for target in evaluate_targets(results)) else 1
 
