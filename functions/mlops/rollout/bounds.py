@@ -5,6 +5,10 @@ normal approximation is badly anti-conservative there; Clopper-Pearson's bound n
 than its stated level. Computed with `scipy.special.betaincinv` (what `scipy.stats.beta.ppf`
 calls, without its ~100 us of argument handling per call: the benchmark evaluates thousands of
 looks); tests cross-check both bounds against `scipy.stats.beta.ppf` and `binomtest`.
+
+scipy is why mlops.rollout's `__init__` does not re-export this module, `decision` or `shadow`:
+the serving-setup custom resource imports `mlops.rollout` and does not ship scipy; the function
+that decides canaries must (the training image already has it).
 """
 
 from __future__ import annotations
