@@ -15,6 +15,7 @@ from mlops.rollout.decision import (
     FeedbackSummary,
     QualityFeedback,
     decide_canary,
+    feedback_summary,
     look_plan,
     promotion_beta,
     rollback_alpha,
@@ -205,3 +206,13 @@ def test_the_record_is_json_and_names_its_test() -> None:
 def test_impossible_counts_are_refused(fields: dict[str, int]) -> None:
     with pytest.raises(ValueError, match=r"must be in|cannot be negative"):
         CanaryCounts(elapsed_minutes=5, **fields)
+
+
+def test_feedback_summary_is_the_sample_mean_and_variance() -> None:
+    correct = np.array([1, 1, 0, 1, 0, 1, 1, 1], dtype=float)
+    summary = feedback_summary(correct)
+    assert (summary.labelled, summary.mean) == (8, 0.75)
+    assert summary.variance == pytest.approx(np.var(correct, ddof=1))
+    assert feedback_summary([]) == FeedbackSummary(labelled=0, mean=0.0, variance=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        feedback_summary([1.0, float("nan")])

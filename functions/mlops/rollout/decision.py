@@ -54,6 +54,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from mlops.rollout.bounds import lower_bound, upper_bound
@@ -107,6 +109,20 @@ class FeedbackSummary:
     labelled: int
     mean: float
     variance: float
+
+
+def feedback_summary(scores: ArrayLike) -> FeedbackSummary:
+    """Summarise one version's per-request scores (1/0 correct, or absolute errors) on the
+    requests that have feedback; the sample variance (n - 1), 0 for fewer than two."""
+    values = np.asarray(scores, dtype=np.float64)
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise ValueError("feedback scores must be a 1-D array of finite numbers")
+    labelled = len(values)
+    return FeedbackSummary(
+        labelled=labelled,
+        mean=float(values.mean()) if labelled else 0.0,
+        variance=float(values.var(ddof=1)) if labelled > 1 else 0.0,
+    )
 
 
 @dataclass(frozen=True)
