@@ -126,35 +126,58 @@ def test_alpha_spent_reaches_the_false_rollback_rate_at_the_last_look() -> None:
     assert decide_canary(_counts(LAST, 0), POLICY).alpha_spent == pytest.approx(0.05)
 
 
-def _probability_of_ever_rolling_back(rate: float, per_period: int) -> float:
-    """Exact P(the error metric crosses the rollback boundary at any of the K looks) for a
-    candidate at `rate`, by dynamic programming over the cumulative error count, with the
-    boundary read from decide_canary itself."""
-    alive = np.zeros(LAST * per_period + 1)
+def _first(look: int, requests: int, rule: str, *, is_rule: bool = True) -> int:
+    """The fewest errors (no slow requests) for which decide_canary's rule is (or, with
+    is_rule=False, is not) `rule`; requests + 1 if none."""
+    return next(
+        (
+            x
+            for x in range(requests + 1)
+            if (decide_canary(_counts(look, requests, errors=x), POLICY).rule == rule) == is_rule
+        ),
+        requests + 1,
+    )
+
+
+def _exact_outcomes(rate: float, per_period: int) -> tuple[float, float]:
+    """Exact P(rolled back on evidence), P(promoted) over the K looks for a candidate whose
+    error rate is `rate` and which has no slow requests, by dynamic programming over the
+    cumulative error count; both boundaries are read from decide_canary itself."""
+    size = LAST * per_period + 1
+    alive = np.zeros(size)
     alive[0] = 1.0
     step = binom.pmf(np.arange(per_period + 1), per_period, rate)
-    crossed = 0.0
+    rolled_back = promoted = 0.0
     for look in range(1, LAST + 1):
         requests = look * per_period
-        alive = np.convolve(alive, step)[: LAST * per_period + 1]
-        fewest = next(
-            (
-                x
-                for x in range(requests + 1)
-                if decide_canary(_counts(look, requests, errors=x), POLICY).rule == "policy_broken"
-            ),
-            requests + 1,
-        )
-        crossed += alive[fewest:].sum()
+        alive = np.convolve(alive, step)[:size]
+        fewest = _first(look, requests, "policy_broken")
+        rolled_back += alive[fewest:].sum()
         alive[fewest:] = 0.0
-    return float(crossed)
+        if look >= BAKED:
+            # Promotion holds from 0 errors up to the first count where it does not.
+            holds_below = _first(look, requests, "policy_holds", is_rule=False)
+            promoted += alive[:holds_below].sum()
+            alive[:holds_below] = 0.0
+    return float(rolled_back), float(promoted)
 
 
 @pytest.mark.parametrize("per_period", [100, 500])
 def test_false_rollback_rate_at_the_limit_is_at_most_alpha_exactly(per_period: int) -> None:
     """Across all K looks, a candidate exactly at the limit crosses one metric's boundary with
     probability <= alpha / 2: two metrics, <= alpha (union bound). Exact, no simulation."""
-    assert _probability_of_ever_rolling_back(0.01, per_period) <= POLICY.false_rollback_rate / 2
+    rolled_back, _ = _exact_outcomes(0.01, per_period)
+    assert rolled_back <= POLICY.false_rollback_rate / 2
+
+
+@pytest.mark.parametrize("per_period", [100, 500])
+def test_false_promotion_rate_at_the_minimum_effect_is_at_most_beta_exactly(
+    per_period: int,
+) -> None:
+    """A candidate at minimum_effect x the limit is promoted with probability <= beta, even
+    with a perfect latency record (exact, over every promotion look)."""
+    _, promoted = _exact_outcomes(POLICY.minimum_effect * 0.01, per_period)
+    assert promoted <= POLICY.false_promotion_rate
 
 
 def test_power_at_five_times_the_limit_within_two_periods_of_500() -> None:
