@@ -28,10 +28,11 @@ The test (DESIGN §7: a decision that can alarm states its test, correction, eff
   the limit and about 1,050 at the limit. The rollback test is built to catch 5x the limit
   within two periods of 500 requests (power > 99.9% at 1,000 requests, exact; every simulated
   canary is caught at the first look) and catches 2x the limit in every simulated canary by
-  about 3,000 requests. Exact false-rollback probability at the limit, per metric, over all 12
-  looks: 0.6% at 100 requests a period, 0.9% at 500 (bound: 2.5%; Bonferroni and the
-  discrete binomial are conservative). `make bench` (benchmarks/canary_simulation.py) measures
-  these rates through this function.
+  about 3,000 requests. Exact probabilities over all 12 looks (tests/unit/
+  test_canary_decision.py, by dynamic programming through this function): rolled back at the
+  limit, per metric, 0.6% at 100 requests a period and 0.7% at 500 (bound 2.5%: Bonferroni and
+  the discrete binomial are conservative); promoted at 2x the limit, 1.3% and 1.0% (bound 5%).
+  `make bench` (benchmarks/canary_simulation.py) measures the rates through this function.
 - Undecided: before the bake ends the answer is `continue`; after it, `insufficient_traffic`
   (fewer than `min_requests`) or `extend` (neither boundary crossed), both while looks remain;
   at look K the canary gets `on_extension_limit` (default `rollback`: no promotion without
