@@ -62,6 +62,7 @@ def test_shipped_specs_load_and_their_params_exist() -> None:
         ({"canary": {"max_error_rate": 0.6}}, "minimum_effect x max_error_rate"),
         ({"canary": {"shadow": {"min_inputs": 0}}}, "greater than or equal to 1"),
         ({"canary": {"shadow": {"typo": 1}}}, "Extra inputs are not permitted"),
+        ({"canary": {"shadow": {"requests": 50}}}, "no replay could ever reach a verdict"),
         ({"drift": {"capture_sample_rate": 2}}, "less than or equal to 1"),
     ],
 )

@@ -179,6 +179,15 @@ class ShadowPolicy(_Strict):
         float, Field(gt=0, description="Regressors: PSI of candidate vs production outputs.")
     ] = 0.2
 
+    @model_validator(mode="after")
+    def _check_inputs(self) -> ShadowPolicy:
+        if self.requests < self.min_inputs:
+            raise ValueError(
+                f"canary.shadow: requests {self.requests} < min_inputs {self.min_inputs}; "
+                "no replay could ever reach a verdict"
+            )
+        return self
+
 
 class CanaryPolicy(_Strict):
     """How a registered candidate is released (used by the rollout slice).
