@@ -2,7 +2,9 @@
 
 Writes benchmarks/results/latest.json (every number plus the machine it came from),
 benchmarks/results/latest.md (the tables, also printed) and benchmarks/results/profile.txt
-(cProfile of the warm single-row RandomForest handler: where its microseconds go).
+(cProfile of the warm single-row RandomForest handler: where its microseconds go). The canary
+decision rule's simulation (benchmarks/canary_simulation.py, seconds, no stack) runs first and
+is added to both; it also writes its own canary_simulation.{json,md}.
 Progress goes to stderr so stdout carries only the markdown report.
 
 Usage: python -m benchmarks.run [--quick]   (--quick: fewer iterations, for trying changes)
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
-    from benchmarks import cold, report, sizes, stack, warm
+    from benchmarks import canary_simulation, cold, report, sizes, stack, warm
 
     if args.quick:
         warm.SECONDS_PER_VARIANT, warm.MIN_CALLS, warm.ROUNDS = 0.25, 24, 6
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": report.machine_info(),
         "capture_sample_rate": stack.CAPTURE_SAMPLE_RATE,
     }
+    say("canary decision rule by simulation")
+    canary = canary_simulation.run_simulation()
+    results["canary_simulation"] = canary
     say("setting up: moto server, provisioning, training through the train handler")
     bench = stack.start_stack(say)
     try:
@@ -63,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(bench.workdir, ignore_errors=True)
     results["run_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.evaluate_targets(results)
-    markdown = report.render_markdown(results)
+    results["targets"] += canary_simulation.evaluate_targets(canary)
+    markdown = report.render_markdown(results) + canary_simulation.render_markdown(canary)
     if not args.quick:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS_DIR / "latest.md").write_text(markdown)
         (RESULTS_DIR / "profile.txt").write_text(profile)
+        canary_simulation.write_results(canary, RESULTS_DIR)
         say(f"wrote {RESULTS_DIR}/latest.json, latest.md, profile.txt")
     print(markdown)
     return 0

@@ -159,14 +159,83 @@ class QualityGate(_Strict):
         return HIGHER_IS_BETTER[self.metric]
 
 
+class ShadowPolicy(_Strict):
+    """Shadow replay before a canary: the candidate answers captured inputs beside production
+    (mlops.rollout.shadow). Too few inputs is not a failure: the canary starts and judges."""
+
+    requests: Annotated[
+        int, Field(ge=1, description="How many captured inputs are replayed (N).")
+    ] = 1000
+    min_inputs: Annotated[
+        int, Field(ge=1, description="Fewer inputs: no verdict, the canary starts.")
+    ] = 100
+    max_class_flip_rate: Annotated[
+        float, Field(gt=0, le=1, description="Classifiers: share of inputs whose label changes.")
+    ] = 0.05
+    max_relative_error: Annotated[
+        float, Field(gt=0, description="Regressors: sum |candidate - production| / sum |prod|.")
+    ] = 0.1
+    max_psi: Annotated[
+        float, Field(gt=0, description="Regressors: PSI of candidate vs production outputs.")
+    ] = 0.2
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> ShadowPolicy:
+        if self.requests < self.min_inputs:
+            raise ValueError(
+                f"canary.shadow: requests {self.requests} < min_inputs {self.min_inputs}; "
+                "no replay could ever reach a verdict"
+            )
+        return self
+
+
 class CanaryPolicy(_Strict):
-    """How a registered candidate is released (used by the rollout slice)."""
+    """How a registered candidate is released (used by the rollout slice).
+
+    The last six fields parameterise the sequential test in mlops.rollout.decision (its
+    docstring states the test; `make bench` shows its error rates by simulation)."""
 
     traffic_percent: Annotated[float, Field(gt=0, le=50)] = 10.0
     bake_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
     min_requests: Annotated[int, Field(ge=0)] = 100
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
     max_p99_latency_ms: Annotated[float, Field(gt=0)] = 100.0
+    evaluation_minutes: Annotated[
+        int, Field(ge=1, le=60, description="One look at the canary's counts per period.")
+    ] = 5
+    max_extension_minutes: Annotated[
+        int, Field(ge=0, le=1440, description="How long the bake may be extended, undecided.")
+    ] = 30
+    false_rollback_rate: Annotated[
+        float, Field(gt=0, le=0.2, description="Alpha over both metrics and every look.")
+    ] = 0.05
+    false_promotion_rate: Annotated[
+        float, Field(gt=0, le=0.2, description="Beta: promoting at `minimum_effect` x limit.")
+    ] = 0.05
+    minimum_effect: Annotated[
+        float,
+        Field(
+            gt=1,
+            le=10,
+            description="Promote only once rates of this multiple of the limit are excluded.",
+        ),
+    ] = 2.0
+    on_extension_limit: Annotated[
+        Literal["rollback", "promote"],
+        Field(description="What an undecided canary gets when the extension runs out."),
+    ] = "rollback"
+    shadow: ShadowPolicy = ShadowPolicy()
+
+    @model_validator(mode="after")
+    def _check_looks(self) -> CanaryPolicy:
+        if self.evaluation_minutes > self.bake_minutes:
+            raise ValueError(
+                f"canary: evaluation_minutes {self.evaluation_minutes} > bake_minutes "
+                f"{self.bake_minutes}; the bake needs at least one look"
+            )
+        if self.minimum_effect * self.max_error_rate >= 1:
+            raise ValueError("canary: minimum_effect x max_error_rate must stay below 1")
+        return self
 
 
 class DriftPolicy(_Strict):
