@@ -223,7 +223,8 @@ class PredictEndpoint(Construct):
         predict.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadRegistry",
-                actions=["dynamodb:GetItem", "dynamodb:Query"],
+                # One GetItem for the pinned version (mlops.registry.served); tests/iam proves it.
+                actions=["dynamodb:GetItem"],
                 resources=[registry_table.table_arn],
             )
         )
