@@ -76,7 +76,9 @@ def ks_wasserstein(reference: np.ndarray, current: np.ndarray) -> TwoSampleDista
     group_end[-1] = True
     total = float(m) * float(n)
     ks = float(scaled[group_end].max()) / total
-    wasserstein = float(np.dot(scaled[:-1].astype(np.float64), gaps)) / total
+    # Not np.dot: BLAS threads cost ~10 ms per call on a busy 2-core machine, more than the rest.
+    gaps *= scaled[:-1]
+    wasserstein = float(gaps.sum()) / total
     return TwoSampleDistance(ks=ks, wasserstein=wasserstein, n_reference=m, n_current=n)
 
 
