@@ -80,9 +80,7 @@ def _rate(hits: int, reps: int) -> dict[str, Any]:
     return {"hits": hits, "reps": reps, "rate": hits / reps, "wilson_95": [low, high]}
 
 
-def run_scenario(
-    spec: ModelSpec, rows: int, reps: int, shift: float, seed: int
-) -> dict[str, Any]:
+def run_scenario(spec: ModelSpec, rows: int, reps: int, shift: float, seed: int) -> dict[str, Any]:
     """`reps` checks of fresh reference and window samples; the window's SHIFTED features moved
     by `shift` standard deviations."""
     rng = np.random.default_rng(seed)
@@ -178,8 +176,15 @@ def _peak_rss_mib() -> float:
 
 def _child(reference: Path, window: Path, method: str) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.drift_calibration", "--speed-child", method,
-         str(reference), str(window)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.drift_calibration",
+            "--speed-child",
+            method,
+            str(reference),
+            str(window),
+        ],
         check=True,
         capture_output=True,
         text=True,

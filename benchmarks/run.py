@@ -1,8 +1,9 @@
 """`make bench`: set up, measure warm latency, cold start and sizes, write the results.
 
 Writes benchmarks/results/latest.json (every number plus the machine it came from),
-benchmarks/results/latest.md (the tables, also printed) and benchmarks/results/profile.txt
-(cProfile of the warm single-row RandomForest handler: where its microseconds go).
+benchmarks/results/latest.md (the tables, also printed; the drift calibration last) and
+benchmarks/results/profile.txt (cProfile of the warm single-row RandomForest handler: where
+its microseconds go).
 Progress goes to stderr so stdout carries only the markdown report.
 
 Usage: python -m benchmarks.run [--quick]   (--quick: fewer iterations, for trying changes)
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
-    from benchmarks import cold, report, sizes, stack, warm
+    from benchmarks import cold, drift_calibration, report, sizes, stack, warm
 
     if args.quick:
         warm.SECONDS_PER_VARIANT, warm.MIN_CALLS, warm.ROUNDS = 0.25, 24, 6
@@ -61,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop()
         shutil.rmtree(bench.workdir, ignore_errors=True)
+    # Pure statistics, no stack: after it stops, so the two do not share the cores.
+    results["drift"] = drift_calibration.run(args.quick, say)
     results["run_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.evaluate_targets(results)
-    markdown = report.render_markdown(results)
+    markdown = report.render_markdown(results) + drift_calibration.render_markdown(results["drift"])
     if not args.quick:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
