@@ -12,10 +12,11 @@ Contracts (each has a test):
 - `ks_wasserstein`: the KS statistic equals scipy's `ks_2samp(...).statistic` and the
   Wasserstein-1 distance equals `scipy.stats.wasserstein_distance`, ties included, except that
   two values one unit in the last place apart (about 2e-16 relative) count as tied.
-- `ks_p_value`: Kolmogorov's limiting distribution at sqrt(n*m/(n+m)) * D. It is never below
-  scipy's p-value (exact up to 10,000 rows, `kstwo` above) and at most 0.01 above it for
-  samples of 100 rows or more: conservative, so it cannot add false alarms, and it costs
-  microseconds instead of `kstwo`'s O(n).
+- `ks_p_value`: Kolmogorov's limiting distribution at sqrt(n*m/(n+m)) * D. Against scipy's
+  default (exact up to 10,000 rows, `kstwo` above): at p <= 0.05, where decisions are made,
+  never below it (measured ratio 1.0002-1.03 from 100 rows on), so it adds no false alarms;
+  everywhere within 0.01 of it from 100 rows on (0.04 below). It costs microseconds where
+  `kstwo` is O(n).
 - `chi_square_homogeneity`: scipy's `chi2_contingency(table, correction=False)`.
 - `jensen_shannon_distance`: scipy's `spatial.distance.jensenshannon(p, q, base=2)`.
 - `cramers_v`: scipy's `stats.contingency.association(table, method="cramer")`.
