@@ -43,7 +43,7 @@ SHIFTED = ("x00", "x01")
 SEED = 20261130
 #: Repetitions per n: enough for a Wilson interval of a few points at small n, fewer at 1M
 #: (each 1M check generates 40M values); the whole run stays within ten minutes here.
-REPS = {500: 1000, 2_000: 1000, 10_000: 400, 100_000: 100, 1_000_000: 20}
+REPS = {500: 4000, 2_000: 4000, 10_000: 1000, 100_000: 200, 1_000_000: 30}
 QUICK_REPS = {500: 100, 2_000: 100, 10_000: 40, 100_000: 10, 1_000_000: 3}
 SPEED_SIZES = (10_000, 100_000, 1_000_000)
 SPEED_BUDGET_S = 3.0
