@@ -168,18 +168,23 @@ def _insufficient(
     )
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The finite values; no copy when all are (the common case: 16 MB saved per 1M rows)."""
+    finite = np.isfinite(values)
+    return values if finite.all() else values[finite]
+
+
 def _numeric(
     name: str, reference: np.ndarray | None, current: np.ndarray, policy: DriftPolicy
 ) -> _Measured:
     current = np.asarray(current, np.float64)
-    current_values = current[np.isfinite(current)]
+    current_values = _finite(current)
     missing = int(current.size - current_values.size)
     if reference is None:
         return _insufficient(
             name, "numeric", policy, 0, current_values.size, missing, "no reference values"
         )
-    reference = np.asarray(reference, np.float64)
-    reference_values = reference[np.isfinite(reference)]
+    reference_values = _finite(np.asarray(reference, np.float64))
     m, n = int(reference_values.size), int(current_values.size)
     if min(m, n) < policy.min_samples:
         return _insufficient(
