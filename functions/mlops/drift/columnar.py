@@ -11,7 +11,8 @@ replacement (rows kept whole, in their original order) when the training file is
 20 features that is 160 MB in memory and about as much on S3; a test's effective size
 n*m/(n+m) with a 1M reference is within 10% of the window's own n up to 100k-row windows, so
 a larger reference buys almost no power. The 500-value sample in baseline.json capped the
-test's power instead (at n_eff ~ 500 the smallest shift caught is ~0.4 sd; README).
+test's power instead (with 500 reference values the smallest shift caught is 0.3 sd at
+best).
 
 Layout: numeric features as float64 (NaN = missing), categorical ones as dictionary-encoded
 strings (null = missing); the file's metadata records the rows before sampling, the cap and
@@ -94,8 +95,13 @@ def read_columns(source: bytes | str | Path) -> StoredColumns:
 
     Raises DriftInputError if the bytes are not such a file.
     """
+    # One thread: a function below 1,769 MB has one vCPU, and on the shared 2-core machine
+    # here pyarrow's thread pool made a fresh process's first read of 1M x 20 take 0.2-1.3 s,
+    # one thread 0.2-0.3 s.
     try:
-        table = pq.read_table(pa.BufferReader(source) if isinstance(source, bytes) else source)
+        table = pq.read_table(
+            pa.BufferReader(source) if isinstance(source, bytes) else source, use_threads=False
+        )
     except (pa.ArrowException, OSError) as error:
         raise DriftInputError(f"not a columnar drift file: {error}") from error
     numeric: dict[str, np.ndarray] = {}

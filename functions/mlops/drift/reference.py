@@ -2,7 +2,7 @@
 
 Such a baseline keeps 500 values per numeric feature and category frequencies; the check still
 runs on them, says so (`reference_kind="baseline_sample"`), and its `detectable_effect` shows
-how much the small reference costs (about 0.4 sd at best, whatever the window's size).
+how much the small reference costs (0.3 sd at best, however large the window).
 """
 
 from __future__ import annotations
