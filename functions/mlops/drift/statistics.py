@@ -2,11 +2,12 @@
 against scipy in tests/unit/test_drift_statistics.py.
 
 Why not call `scipy.stats.ks_2samp` per feature: on 1M rows it merges with binary searches and
-computes its p-value with `kstwo.sf`, which is O(n) (0.5 s per call at n = 500k here), about
-1.7 s per feature; 20 features miss the 3 s budget tenfold. Here one SIMD sort of both samples,
-with the sample each value came from carried in the lowest bit of an order-preserving integer
-key, gives the merged order, so the KS distance and the Wasserstein-1 distance come from a few
-passes over the merged array (~50 ms per 1M-row feature).
+computes its p-value with `kstwo.sf`, which is O(n) where the statistic is near its critical
+value (0.2-0.5 s per call at n = 500k here); 20 features took 2.6-4.9 s in the benchmark, over
+the 3 s budget before reading any file. Here one SIMD float sort of both samples, with the
+sample each value came from carried in the last mantissa bit, gives the merged order, and the
+KS distance and the Wasserstein-1 distance come from a few in-place passes over it (~27 ms per
+1M-row feature; 20 features 0.5-1.0 s: benchmarks/results/drift_calibration.md).
 
 Contracts (each has a test):
 - `ks_wasserstein`: the KS statistic equals scipy's `ks_2samp(...).statistic` and the
