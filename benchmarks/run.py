@@ -1,10 +1,11 @@
 """`make bench`: set up, measure warm latency, cold start and sizes, write the results.
 
 Writes benchmarks/results/latest.json (every number plus the machine it came from),
-benchmarks/results/latest.md (the tables, also printed) and benchmarks/results/profile.txt
-(cProfile of the warm single-row RandomForest handler: where its microseconds go). The canary
-decision rule's simulation (benchmarks/canary_simulation.py, seconds, no stack) runs first and
-is added to both; it also writes its own canary_simulation.{json,md}.
+benchmarks/results/latest.md (the tables, also printed; the drift calibration last) and
+benchmarks/results/profile.txt (cProfile of the warm single-row RandomForest handler: where
+its microseconds go). The canary decision rule's simulation (benchmarks/canary_simulation.py,
+seconds, no stack) runs first and is added to both; it also writes its own
+canary_simulation.{json,md}.
 Progress goes to stderr so stdout carries only the markdown report.
 
 Usage: python -m benchmarks.run [--quick]   (--quick: fewer iterations, for trying changes)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
-    from benchmarks import canary_simulation, cold, report, sizes, stack, warm
+    from benchmarks import canary_simulation, cold, drift_calibration, report, sizes, stack, warm
 
     if args.quick:
         warm.SECONDS_PER_VARIANT, warm.MIN_CALLS, warm.ROUNDS = 0.25, 24, 6
@@ -66,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop()
         shutil.rmtree(bench.workdir, ignore_errors=True)
+    # Pure statistics, no stack: after it stops, so the two do not share the cores.
+    results["drift"] = drift_calibration.run(args.quick, say)
     results["run_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.evaluate_targets(results)
     results["targets"] += canary_simulation.evaluate_targets(canary)
-    markdown = report.render_markdown(results) + canary_simulation.render_markdown(canary)
+    markdown = (
+        report.render_markdown(results)
+        + canary_simulation.render_markdown(canary)
+        + drift_calibration.render_markdown(results["drift"])
+    )
     if not args.quick:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2) + "\n")

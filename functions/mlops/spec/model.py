@@ -245,9 +245,68 @@ class DriftPolicy(_Strict):
     capture_sample_rate: Annotated[
         float, Field(ge=0, le=1, description="Share of requests whose full inputs are captured.")
     ] = 0.1
-    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
-    ks_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
-    min_samples: Annotated[int, Field(ge=10)] = 200
+    min_samples: Annotated[
+        int,
+        Field(ge=10, description="Fewer captured values: 'insufficient data', never 'no drift'."),
+    ] = 200
+    # The decision rule (README "Drift decisions"): a feature drifts when its test is significant
+    # at `alpha` after Holm's correction over every feature tested AND its effect exceeds the
+    # negligible level. The minimum effect is what a check is sized to catch (95% power): each
+    # result reports the smallest effect it could have caught at its n against it.
+    alpha: Annotated[
+        float, Field(gt=0, le=0.2, description="Family-wise false-alarm rate of one check.")
+    ] = 0.05
+    min_effect_sd: Annotated[
+        float,
+        Field(gt=0, description="Numeric: the shift to catch, in training standard deviations."),
+    ] = 0.1
+    negligible_effect_sd: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="Numeric: a Wasserstein-1 distance (in training standard "
+            "deviations) at or below this never alerts, however significant.",
+        ),
+    ] = 0.05
+    min_effect_js: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description="Categorical and predicted classes: the change to catch, "
+            "as a Jensen-Shannon distance (base 2).",
+        ),
+    ] = 0.1
+    negligible_effect_js: Annotated[
+        float,
+        Field(ge=0, lt=1, description="Categorical: a JS distance never alerted at or below."),
+    ] = 0.05
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_thresholds(cls, data: object) -> object:
+        if isinstance(data, dict):
+            retired = sorted({"psi_threshold", "ks_p_value"} & set(data))
+            if retired:
+                raise ValueError(
+                    f"drift: {', '.join(retired)} no longer exist(s): a drift alert needs a test "
+                    "corrected for the number of features and an effect size; set `alpha`, "
+                    "`min_effect_sd` and `negligible_effect_sd` instead"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _negligible_below_minimum(self) -> DriftPolicy:
+        for kind, negligible, minimum in (
+            ("sd", self.negligible_effect_sd, self.min_effect_sd),
+            ("js", self.negligible_effect_js, self.min_effect_js),
+        ):
+            if negligible >= minimum:
+                raise ValueError(
+                    f"drift: negligible_effect_{kind} {negligible} must be below "
+                    f"min_effect_{kind} {minimum}"
+                )
+        return self
 
 
 class ModelSpec(_Strict):
