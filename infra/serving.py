@@ -59,22 +59,19 @@ def serving_layers(
     scope: Construct, *, inference_code: lambda_.Code, powertools_code: lambda_.Code
 ) -> ServingLayers:
     """Create both layers from their built folders (each holds `python/`)."""
-    inference = lambda_.LayerVersion(
-        scope,
-        "InferenceLayer",
-        code=inference_code,
-        compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-        compatible_architectures=[lambda_.Architecture.ARM_64],
-        description="onnxruntime + numpy + orjson for arm64, pinned by constraints.txt",
-    )
-    powertools = lambda_.LayerVersion(
-        scope,
-        "PowertoolsLayer",
-        code=powertools_code,
-        compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-        compatible_architectures=[lambda_.Architecture.ARM_64],
-        description="aws-lambda-powertools + pydantic for arm64, pinned by constraints.txt",
-    )
+
+    def layer(construct_id: str, code: lambda_.Code, contents: str) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            scope,
+            construct_id,
+            code=code,
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description=f"{contents} for arm64, pinned by constraints.txt",
+        )
+
+    inference = layer("InferenceLayer", inference_code, "onnxruntime + numpy + orjson")
+    powertools = layer("PowertoolsLayer", powertools_code, "aws-lambda-powertools + pydantic")
     return ServingLayers(inference=inference, powertools=powertools)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -82,6 +83,21 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarr
     return path, x
 
 
+def run_isolated(probe: str, args: list[str], cwd: Path) -> Any:
+    """Run `probe` under `python -I -S -B` (stdlib only; the layer comes in through argv) and
+    return the JSON it prints."""
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def constraint_pins() -> dict[str, str]:
     text = (REPO_ROOT / "constraints.txt").read_text()
     return {
@@ -95,17 +111,7 @@ def test_layer_alone_runs_the_model_like_the_venv(
 ) -> None:
     model, x = iris_model
     python_dir = Path(layer.python_dir)
-    args = [str(python_dir), str(model), json.dumps(x.tolist())]
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", LAYER_PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_isolated(LAYER_PROBE, [str(python_dir), str(model), json.dumps(x.tolist())], tmp_path)
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -226,16 +232,7 @@ def test_powertools_layer_alone_imports_what_the_functions_use(
     powertools_layer: LayerReport, tmp_path: Path
 ) -> None:
     python_dir = Path(powertools_layer.python_dir)
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", POWERTOOLS_PROBE, str(python_dir)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_isolated(POWERTOOLS_PROBE, [str(python_dir)], tmp_path)
     assert out["parsed"] == 1.5
     for file in out["files"]:
         assert Path(file).resolve().is_relative_to(python_dir.resolve()), file
