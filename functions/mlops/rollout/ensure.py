@@ -79,11 +79,12 @@ def publish_pinned_version(lambda_client: Any, function_name: str, model_version
     )
     if existing:
         return existing
-    variables = dict(latest.get("Environment", {}).get("Variables", {}))
-    variables[PIN_VARIABLE] = str(model_version)
-    lambda_client.update_function_configuration(
-        FunctionName=function_name, Environment={"Variables": variables}
-    )
+    if pinned_model(latest) != model_version:  # already pinned: a retry after a crash
+        variables = dict(latest.get("Environment", {}).get("Variables", {}))
+        variables[PIN_VARIABLE] = str(model_version)
+        lambda_client.update_function_configuration(
+            FunctionName=function_name, Environment={"Variables": variables}
+        )
     lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
     published = lambda_client.publish_version(
         FunctionName=function_name, Description=f"model v{model_version}"
