@@ -31,8 +31,9 @@ def test_the_template_has_no_alias_and_nothing_that_updates_one(synthesized: Syn
     for resource in synthesized.resources("Custom::LiveAlias").values():
         assert set(resource["Properties"]) == {"ServiceToken", "FunctionName", "ModelName"}
     rollout_role = synthesized.logical_id(_rollout(synthesized).function.role)
-    setup_role = synthesized.logical_id(synthesized.stack.node.find_child("ServingSetup").role)
-    holders = set()
+    setup: Any = synthesized.stack.node.find_child("ServingSetup")
+    setup_role = synthesized.logical_id(setup.role)
+    holders: set[str] = set()
     for policy in synthesized.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if ALIAS_WRITES & set(_as_list(statement["Action"])):
@@ -70,9 +71,8 @@ def test_rollout_consumes_one_message_at_a_time(synthesized: Synthesized):
 
 def test_rollout_runs_the_train_image_with_its_own_command(synthesized: Synthesized):
     props = _rollout_function(synthesized)["Properties"]
-    train = synthesized.json["Resources"][
-        synthesized.logical_id(synthesized.stack.node.find_child("Training").function)
-    ]["Properties"]
+    training: Any = synthesized.stack.node.find_child("Training")
+    train = synthesized.json["Resources"][synthesized.logical_id(training.function)]["Properties"]
     assert props["PackageType"] == "Image"
     assert props["ImageConfig"] == {"Command": ["rollout.handler.handler"]}
     assert props["Code"] == train["Code"]  # one image asset for both
@@ -90,7 +90,7 @@ def test_rollout_runs_the_train_image_with_its_own_command(synthesized: Synthesi
 def test_rollout_may_publish_and_route_only_the_predict_functions(synthesized: Synthesized):
     role = synthesized.logical_id(_rollout(synthesized).function.role)
     predict = {
-        synthesized.logical_id(endpoint.function)
+        synthesized.logical_id(endpoint.function)  # type: ignore[attr-defined]
         for endpoint in synthesized.stack.node.children
         if hasattr(endpoint, "alias_arn")
     }
