@@ -102,6 +102,7 @@ class ServerlessMlopsStack(Stack):
             names=names,
             code=rollout_code,
             predict_functions=[endpoint.function for endpoint in endpoints],
+            models=[endpoint.model for endpoint in endpoints],
             model_bucket=storage.model_bucket,
             capture_bucket=storage.capture_bucket,
             registry_table=storage.registry_table,

@@ -121,6 +121,9 @@ class RolloutSettings:
     # Seconds per minute of the specs' bake, evaluation and extension times. 60 on AWS; the
     # local stack scales them down (MLOPS_ROLLOUT_MINUTE_SECONDS=1: a 30-minute bake takes 30 s).
     minute_seconds: float = 60.0
+    # The models with a deployed predict function (CDK sets it from the specs): an event for any
+    # other model is skipped, so the reconciler never touches a function the stack lacks.
+    model_names: tuple[str, ...] | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> RolloutSettings:
@@ -135,4 +138,7 @@ class RolloutSettings:
             minute_seconds=_number(
                 env, "MLOPS_ROLLOUT_MINUTE_SECONDS", 60.0, minimum=0.01, integer=False
             ),
+            model_names=tuple(filter(None, env["MODEL_NAMES"].split(",")))
+            if "MODEL_NAMES" in env
+            else None,
         )

@@ -85,6 +85,7 @@ def test_rollout_runs_the_train_image_with_its_own_command(synthesized: Synthesi
         "RESOURCE_PREFIX",
     }
     assert "MLOPS_ROLLOUT_MINUTE_SECONDS" not in env  # real minutes on AWS
+    assert env["MODEL_NAMES"] == "diabetes,iris"  # only models with a predict function
 
 
 def test_rollout_may_publish_and_route_only_the_predict_functions(synthesized: Synthesized):

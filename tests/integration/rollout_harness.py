@@ -82,6 +82,7 @@ class RolloutHarness:
         for key, value in {
             "CAPTURE_BUCKET": self.names.capture_bucket,
             "RESOURCE_PREFIX": self.names.prefix,
+            "MODEL_NAMES": "iris",
         }.items():
             monkeypatch.setenv(key, value)
         self.clock = Clock()

@@ -67,6 +67,10 @@ def rollout_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[L
     stack.start()
     yield stack
     stack.stop()
+    # moto's backends are process-wide: a later stack in this process must not see this one's.
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
     os.environ.clear()
     os.environ.update(saved)
     _load_cached.cache_clear()

@@ -8,6 +8,9 @@
 - metrics: EMF lines the environments wrote go to moto's CloudWatch (mlops.local.metrics_bridge)
   and capture is flushed to S3 each tick, so the reconciler reads what it reads on AWS.
 
+`MODEL_NAMES` (the models with a predict function) follows the stack's `sync_models`, as a deploy
+that adds a model updates the function's environment on AWS.
+
 Bake times: `MLOPS_ROLLOUT_MINUTE_SECONDS` (seconds per spec minute) is set for the handler,
 1.0 unless given: a 30-minute bake takes 30 s locally. It is the only local difference, and it
 is a setting of the reconciler, not a branch in it.
@@ -109,8 +112,14 @@ class RolloutLoop:
             "Attributes"
         ]["QueueArn"]
         next_tick = 0.0
+        declared = os.environ.get("MODEL_NAMES")
         while not self.stop.is_set():
             try:
+                if os.environ.get("MODEL_NAMES") != declared:
+                    # A model was added: as a deploy changing the function's environment, a new
+                    # execution environment (the handler's dependencies are built again).
+                    declared = os.environ.get("MODEL_NAMES")
+                    dependencies.cache_clear()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.interval
                     self.capture.flush()

@@ -191,6 +191,7 @@ class LocalStack:
             )
             ensure_serving(client("lambda"), registry, function_name, model)
             self._functions[model] = function_name
+            os.environ["MODEL_NAMES"] = ",".join(sorted(self._functions))  # the rollout's
             self.say(f"[serve] {model}: /models/{model} -> {function_name}:live")
 
     def stop(self) -> None:

@@ -29,4 +29,5 @@ def rollout_dependencies(settings: RolloutSettings) -> RolloutDependencies:
         model_bucket=settings.model_bucket,
         registry_table=settings.registry_table,
         minute_seconds=settings.minute_seconds,
+        models=settings.model_names,
     )

@@ -106,6 +106,8 @@ class RolloutDependencies:
     minute_seconds: float = 60.0
     clock: Callable[[], float] = time.time
     spec: Callable[[str], ModelSpec] = load_spec
+    #: Models with a deployed predict function (None: every declared spec).
+    models: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -671,7 +673,10 @@ def reconcile_models(
     write to a concurrent writer re-reads and goes again, up to `attempts` times."""
     from mlops.spec import load_all_specs
 
-    names = models if models is not None else sorted(load_all_specs())
+    deployed = deps.models if deps.models is not None else tuple(sorted(load_all_specs()))
+    names = [model for model in (models if models is not None else deployed) if model in deployed]
+    for model in set(models or ()) - set(deployed):
+        logger.warning("%s has no deployed predict function; add its spec and deploy", model)
     reports = []
     for model in names:
         for attempt in range(attempts):
