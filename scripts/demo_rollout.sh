@@ -12,7 +12,9 @@ step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
 wait_for() {  # wait_for SECONDS PATTERN: until `mlops status iris` matches
   for _ in $(seq 1 $(( $1 * 2 ))); do
-    "$MLOPS" status iris 2>/dev/null | grep -q "$2" && return 0
+    # Read the whole output first: with pipefail, `grep -q` closing the pipe early would fail.
+    status=$("$MLOPS" status iris 2>/dev/null || true)
+    grep -q "$2" <<<"$status" && return 0
     sleep 0.5
   done
   echo "   (timed out waiting for: $2)"; "$MLOPS" status iris; return 1

@@ -432,7 +432,9 @@ def _judge_canary(
             state.canary,
             decision.reason,
             evidence={"decision": decision.as_record()},
-            announce=decision.action == "insufficient_traffic",
+            # Announced once, at the first look after the bake; later ones are recorded only.
+            announce=decision.action == "insufficient_traffic"
+            and state.canary_last_look < decision.first_promotion_look,
         ),
     )
     return f"canary v{state.canary} look {look}: {decision.action} ({decision.reason})"
