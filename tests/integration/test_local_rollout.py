@@ -38,7 +38,9 @@ bake_minutes = 20
 evaluation_minutes = 5
 max_extension_minutes = 20
 max_error_rate = 0.01
-max_p99_latency_ms = 50
+# Everything runs in one process here: under a loaded machine (make test's two workers) the GIL
+# alone has made a sub-millisecond model call take over 50 ms; the limit is about the model.
+max_p99_latency_ms = 250
 """
 
 
@@ -128,7 +130,7 @@ def test_release_story_through_the_cli_and_http(rollout_stack: LocalStack, tmp_p
     print(f"canary share over 2,000 requests: {share:.4f} (spec 0.10); statuses {statuses}")
     assert statuses == Counter({200: 2000})
     assert abs(share - 0.10) <= 0.02
-    _traffic(rollout_stack, 1000)  # enough canary requests to exclude 2x the limits
+    _traffic(rollout_stack, 2000)  # enough canary requests to exclude 2x the limits
     _until(
         lambda: _serving(rollout_stack) == 2 and "no canary" in _cli("status", "iris"),
         90,
