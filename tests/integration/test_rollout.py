@@ -227,6 +227,27 @@ def test_no_double_canary_when_two_runs_interleave(rollout: RolloutHarness) -> N
     assert len(rollout.alias()[1]) == 1 and rollout.pointers().canary == 2
 
 
+def test_a_manual_rollback_during_a_look_is_not_lost(rollout: RolloutHarness) -> None:
+    production, canary = _to_canary(rollout)
+    rollout.send(canary, 30)
+    rollout.clock.advance(6)
+    original = rollout.deps.counter.counts
+    interleaved: list[bool] = []
+
+    def counts(*args: Any, **kwargs: Any) -> Any:
+        # The schedule's run has read the state and is counting; a manual rollback lands.
+        if not interleaved:
+            interleaved.append(True)
+            manual_rollback("iris", rollout.deps)
+        return original(*args, **kwargs)
+
+    rollout.deps.counter.counts = counts  # type: ignore[method-assign]
+    assert rollout.reconcile() == {"batchItemFailures": []}  # its write loses, it re-reads
+    assert [t.what for t in rollout.transitions()][-1] == "rolled_back"
+    assert "continue" not in [t.what for t in rollout.transitions()]
+    assert rollout.alias() == (production, {}) and rollout.status(2) == "rolled_back"
+
+
 def test_latest_code_change_mid_canary(rollout: RolloutHarness) -> None:
     production, canary = _to_canary(rollout)
     lambda_client = client("lambda")
