@@ -197,7 +197,9 @@ class Rollout(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadModelArtifacts",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                # The registry pins each artifact's version id (the bucket is versioned): the
+                # versioned read only (tests/iam: GetObject alone was never needed).
+                actions=["s3:GetObjectVersion"],
                 resources=[model_bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
             )
         )
