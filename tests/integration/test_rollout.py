@@ -15,7 +15,7 @@ from mlops.clients import client
 from mlops.local.capture_store import capture_key
 from mlops.registry import RegistryStore
 from mlops.rollout.reconciler import manual_promote, manual_rollback, reconcile
-from tests.integration.conftest import TrainingStack
+from tests.integration.conftest import TrainingStack, lambda_context
 from tests.integration.rollout_harness import ROWS, RolloutHarness, use_test_canary_policy
 
 pytestmark = pytest.mark.usefixtures("specs_dir")
@@ -246,6 +246,30 @@ def test_a_manual_rollback_during_a_look_is_not_lost(rollout: RolloutHarness) ->
     assert [t.what for t in rollout.transitions()][-1] == "rolled_back"
     assert "continue" not in [t.what for t in rollout.transitions()]
     assert rollout.alias() == (production, {}) and rollout.status(2) == "rolled_back"
+
+
+def test_a_redeploy_mid_canary_moves_nothing(rollout: RolloutHarness) -> None:
+    from serving_setup.handler import handler as setup_handler
+
+    production, canary = _to_canary(rollout)
+    event = {
+        "RequestType": "Update",
+        "ResourceProperties": {"FunctionName": rollout.function, "ModelName": "iris"},
+        "PhysicalResourceId": f"{rollout.function}:live",
+    }
+    setup_handler(event, lambda_context("mlops-serving-setup"))
+    # A deploy also resets $LATEST's pin to 0 (the CDK environment): not new code.
+    lambda_client = client("lambda")
+    variables = lambda_client.get_function_configuration(FunctionName=rollout.function)[
+        "Environment"
+    ]["Variables"]
+    lambda_client.update_function_configuration(
+        FunctionName=rollout.function,
+        Environment={"Variables": {**variables, "MODEL_VERSION": "0"}},
+    )
+    rollout.reconcile()
+    assert rollout.alias() == (production, {canary: 0.2})
+    assert (rollout.pointers().canary, rollout.pointers().canary_kind) == (2, "model")
 
 
 def test_latest_code_change_mid_canary(rollout: RolloutHarness) -> None:
