@@ -67,6 +67,7 @@ def build_app(
         inference_layer=inference_layer,
         powertools_layer=powertools_layer,
         train_code=train_image_code(),
+        rollout_code=train_image_code(cmd=["rollout.handler.handler"]),
         env=Environment(account=account, region=region) if account and region else None,
         description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
     )

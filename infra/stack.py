@@ -13,6 +13,7 @@ from infra.api import PredictionApi
 from infra.bundling import function_code
 from infra.capture import CaptureStream
 from infra.monitoring import Monitoring
+from infra.rollout import Rollout
 from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layers
 from infra.settings import StackSettings
 from infra.storage import Storage
@@ -25,8 +26,9 @@ class ServerlessMlopsStack(Stack):
     """Data + registry, alerts, training, one serving endpoint per model, API, monitoring.
 
     `specs` are the declared models (one predict function each, DESIGN §7); `inference_layer`
-    and `powertools_layer` are the built layer folders' `Code` and `train_code` the train
-    image, all passed in so tests can substitute small stand-ins.
+    and `powertools_layer` are the built layer folders' `Code`, `train_code` the train
+    image and `rollout_code` the same image running the rollout handler, all passed in so
+    tests can substitute small stand-ins.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class ServerlessMlopsStack(Stack):
         inference_layer: lambda_.Code,
         powertools_layer: lambda_.Code,
         train_code: lambda_.DockerImageCode,
+        rollout_code: lambda_.DockerImageCode,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -93,6 +96,19 @@ class ServerlessMlopsStack(Stack):
             )
             for model in sorted(specs)
         ]
+        rollout = Rollout(
+            self,
+            "Rollout",
+            names=names,
+            code=rollout_code,
+            predict_functions=[endpoint.function for endpoint in endpoints],
+            models=[endpoint.model for endpoint in endpoints],
+            model_bucket=storage.model_bucket,
+            capture_bucket=storage.capture_bucket,
+            registry_table=storage.registry_table,
+            alerts_topic=alerts.topic,
+            alerts_key=alerts.key,
+        )
         api = PredictionApi(self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth)
         Monitoring(
             self,
@@ -112,6 +128,7 @@ class ServerlessMlopsStack(Stack):
             "TrainingQueueUrl": training.queue.queue_url,
             "AlertsTopicArn": alerts.topic.topic_arn,
             "TrainFunctionName": training.function.function_name,
+            "RolloutFunctionName": rollout.function.function_name,
             "ApiUrl": api.api.url,
             "ApiKeyId": api.api_key.key_id,
         }

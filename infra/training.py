@@ -62,13 +62,17 @@ IMAGE_CONTEXT_EXCLUDE = [
 ]
 
 
-def train_image_code(repo_root: Path = REPO_ROOT) -> lambda_.DockerImageCode:
+def train_image_code(
+    repo_root: Path = REPO_ROOT, cmd: list[str] | None = None
+) -> lambda_.DockerImageCode:
     """The train image, built from the repo root with functions/train/Dockerfile at deploy.
 
     Synthesizing only hashes the (allow-listed) context: no Docker engine needed for synth.
+    `cmd` runs another handler on the same image (the rollout function: one build, one asset).
     """
     return lambda_.DockerImageCode.from_image_asset(
         str(repo_root),
+        cmd=cmd,
         file="functions/train/Dockerfile",
         platform=ecr_assets.Platform.LINUX_ARM64,
         exclude=IMAGE_CONTEXT_EXCLUDE,

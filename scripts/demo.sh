@@ -8,6 +8,11 @@ export COLUMNS="${COLUMNS:-140}"
 API_PORT="${MLOPS_API_PORT:-8080}"
 MOTO_PORT="${MLOPS_MOTO_PORT:-5055}"
 LOG="$MLOPS_HOME/local.log"
+# The rollout part of the story (scripts/demo_rollout.sh): bakes at half a second per spec minute,
+# and a test-only fault on iris v3's function version, so its canary is seen rolled back.
+export MLOPS_ROLLOUT_MINUTE_SECONDS="${MLOPS_ROLLOUT_MINUTE_SECONDS:-0.5}"
+export MLOPS_LOCAL_ROLLOUT_SECONDS="${MLOPS_LOCAL_ROLLOUT_SECONDS:-1}"
+export MLOPS_LOCAL_FAULTS="${MLOPS_LOCAL_FAULTS:-iris:3=error}"
 mkdir -p "$MLOPS_HOME"
 rm -f "$MLOPS_HOME/local.json" "$MLOPS_HOME/outbox.jsonl"
 
@@ -42,9 +47,12 @@ show "$MLOPS" train iris data/iris-broken.csv || echo "   (exit $? as expected: 
 step "6. A regression model too"
 show "$MLOPS" train diabetes data/diabetes.csv
 
-step "7. Promote v1 of both: publish a function version pinned to the model, move alias live"
-show "$MLOPS" promote iris 1
-show "$MLOPS" promote diabetes 1
+step "7. v1 of both reached production without a human: the rollout reconciler published a version pinned to it and moved alias live"
+for _ in $(seq 1 60); do
+  curl -s -o /dev/null -w "%{http_code}" -H "x-api-key: $API_KEY" "http://127.0.0.1:$API_PORT/models/diabetes" | grep -q 200 && break
+  sleep 0.5
+done
+show "$MLOPS" status iris
 
 step "8. Predictions over HTTP from the local API"
 show curl -s -X POST "http://127.0.0.1:$API_PORT/models/iris/predict" \
@@ -74,6 +82,8 @@ print(json.dumps({key: described[key] for key in keep}, indent=2))'
 step "11. The registry"
 show "$MLOPS" models
 show "$MLOPS" models iris
+
+bash scripts/demo_rollout.sh "$API_PORT" "$API_KEY"
 
 step "12. Alerts the local outbox received (SNS e-mail on AWS)"
 sleep 2

@@ -55,6 +55,18 @@ class ResourceNames:
         return f"{self.prefix}-train"
 
     @property
+    def rollout_function(self) -> str:
+        return f"{self.prefix}-rollout"
+
+    @property
+    def rollout_queue(self) -> str:
+        return f"{self.prefix}-rollout"
+
+    @property
+    def rollout_dlq(self) -> str:
+        return f"{self.prefix}-rollout-dlq"
+
+    @property
     def serving_setup_function(self) -> str:
         return f"{self.prefix}-serving-setup"
 

@@ -88,6 +88,9 @@ class PredictSettings:
     max_batch_rows: int = 1000
     max_body_bytes: int = 1_000_000
     code_version: str = "dev"
+    # Test-only fault injection on this version (mlops.serving.faults): "error", "slow:<ms>" or
+    # "invalid". Empty in every deployed configuration.
+    fault_injection: str = ""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> PredictSettings:
@@ -101,4 +104,41 @@ class PredictSettings:
             max_batch_rows=_int(env, "MAX_BATCH_ROWS", 1000, minimum=1),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1),
             code_version=env.get("CODE_VERSION") or "dev",
+            fault_injection=env.get("MLOPS_FAULT_INJECTION", ""),
+        )
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """What the rollout function (the reconciler) needs."""
+
+    registry_table: str
+    model_bucket: str
+    capture_bucket: str
+    alerts_topic_arn: str
+    resource_prefix: str
+    metrics_namespace: str = "ServerlessMlops"
+    # Seconds per minute of the specs' bake, evaluation and extension times. 60 on AWS; the
+    # local stack scales them down (MLOPS_ROLLOUT_MINUTE_SECONDS=1: a 30-minute bake takes 30 s).
+    minute_seconds: float = 60.0
+    # The models with a deployed predict function (CDK sets it from the specs): an event for any
+    # other model is skipped, so the reconciler never touches a function the stack lacks.
+    model_names: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> RolloutSettings:
+        env = os.environ if env is None else env
+        return cls(
+            registry_table=_required(env, "REGISTRY_TABLE"),
+            model_bucket=_required(env, "MODEL_BUCKET"),
+            capture_bucket=_required(env, "CAPTURE_BUCKET"),
+            alerts_topic_arn=_required(env, "ALERTS_TOPIC_ARN"),
+            resource_prefix=_required(env, "RESOURCE_PREFIX"),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "ServerlessMlops",
+            minute_seconds=_number(
+                env, "MLOPS_ROLLOUT_MINUTE_SECONDS", 60.0, minimum=0.01, integer=False
+            ),
+            model_names=tuple(filter(None, env["MODEL_NAMES"].split(",")))
+            if "MODEL_NAMES" in env
+            else None,
         )

@@ -18,6 +18,7 @@ from tests.iam.template import ResolvedTemplate
 FUNCTIONS: dict[str, Callable[[ResourceNames, str | None], str]] = {
     "train": lambda names, _model: names.train_function,
     "serving_setup": lambda names, _model: names.serving_setup_function,
+    "rollout": lambda names, _model: names.rollout_function,
     "predict": lambda names, model: names.predict_function(model or "<MODEL_NAME unset>"),
 }
 

@@ -19,6 +19,7 @@ BASE_OUTPUTS = {
     "TrainingQueueUrl",
     "AlertsTopicArn",
     "TrainFunctionName",
+    "RolloutFunctionName",
     "ApiUrl",
     "ApiKeyId",
 }

@@ -18,7 +18,7 @@ def test_document_matches_powertools_serialisation() -> None:
     try:
         powertools.add_dimension(name="model", value="iris")
         powertools.add_dimension(name="model_version", value="3")
-        values = {"requests": 1, "rows": 7, "model_latency": 0.0421}
+        values = {"requests": 1, "rows": 7, "model_latency": 0.0421, "slow_requests": 0}
         for name, unit in PREDICT_METRICS:
             powertools.add_metric(name=name, unit=unit, value=values[name])
         powertools.set_timestamp(1_795_000_000_123)
@@ -57,3 +57,9 @@ def test_powertools_switch_turns_the_line_off(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lines.append).record(1, 0.1)
     assert len(lines) == 1
+
+
+def test_slow_requests_counts_latency_above_the_canary_limit() -> None:
+    metrics = PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lambda _: None, slow_ms=100)
+    assert metrics.document(rows=1, latency_ms=100.0)["slow_requests"] == [0.0]
+    assert metrics.document(rows=1, latency_ms=100.5)["slow_requests"] == [1.0]

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlops.cli.rollout_commands import register as register_rollout_commands
 from mlops.cli.target import Target, TargetError, resolve_target
 from mlops.clients import client
 from mlops.registry import RegistryStore, TrainingRun
@@ -219,26 +220,6 @@ def _v(version: int | None) -> str:
     return f"v{version}" if version else "-"
 
 
-@app.command()
-def promote(model: str, version: int, stack: StackOption = None) -> None:
-    """Make VERSION of MODEL the production model and point alias `live` at it."""
-    from mlops.registry import RegistryError
-    from mlops.rollout import promote as promote_version
-
-    target = _target(stack)
-    try:
-        state = promote_version(
-            _registry(target), client("lambda"), target.predict_function(model), model, version
-        )
-    except (RegistryError, TargetError) as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from error
-    console.print(
-        f"[green]{model} v{state.model_version} is in production[/green] "
-        f"({state.function_name}:live -> version {state.function_version})"
-    )
-
-
 def _post(target: Target, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(  # noqa: S310 - the target's own API URL
         f"{target.api_url}{path}",
@@ -373,6 +354,10 @@ def examples(folder: Annotated[Path, typer.Argument()] = Path("data")) -> None:
 
     for path in write_examples(folder):
         console.print(f"wrote {path}")
+
+
+# status, promote, rollback: the rollout reconciler's code (mlops.cli.rollout_commands).
+register_rollout_commands(app, console, _target)
 
 
 def main() -> None:

@@ -11,12 +11,14 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Metrics
 
 from mlops.clients import client
+from mlops.local.faults import with_local_fault
 from mlops.registry.artifacts import ArtifactStore
 from mlops.registry.served import ServedVersionReader
 from mlops.resources import LIVE_ALIAS
@@ -30,10 +32,17 @@ class LocalEnvironments:
     """Routes a model's request through alias `live` to a per-version environment."""
 
     def __init__(
-        self, capture: CaptureSink, metrics: Metrics | None = None, metrics_file: Path | None = None
+        self,
+        capture: CaptureSink,
+        metrics: Metrics | None = None,
+        metrics_file: Path | None = None,
+        metric_sink: Callable[[str], None] | None = None,
     ) -> None:
+        """`metric_sink` also receives every EMF line (mlops.local.metrics_bridge turns them
+        into CloudWatch data points, as CloudWatch Logs does on AWS)."""
         self._capture = capture
         self._metrics_file = metrics_file
+        self._metric_sink = metric_sink
         self._metrics = metrics or Metrics(namespace="ServerlessMlops", service="predict")
         self._environments: dict[tuple[str, str], PredictionService] = {}
         self._lock = threading.Lock()
@@ -70,7 +79,9 @@ class LocalEnvironments:
                 configuration = client("lambda").get_function_configuration(
                     FunctionName=function_name, Qualifier=version
                 )
-                variables = configuration.get("Environment", {}).get("Variables", {})
+                variables = with_local_fault(  # test-only faults (mlops.local.faults)
+                    configuration.get("Environment", {}).get("Variables", {})
+                )
                 settings = PredictSettings.from_environment(variables)
                 runtime = load_runtime(
                     settings,
@@ -109,6 +120,8 @@ class LocalEnvironments:
 
     def _write_metric_line(self, line: str) -> None:
         """One EMF line: Powertools' blobs and the predict route's own (mlops.serving.emf)."""
+        if self._metric_sink is not None:
+            self._metric_sink(line)
         if self._metrics_file is not None:
             self._metrics_file.parent.mkdir(parents=True, exist_ok=True)
             with self._metrics_file.open("a") as handle:

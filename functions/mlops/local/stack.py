@@ -30,6 +30,7 @@ from mlops.local.api_server import LocalApi, serve_api
 from mlops.local.capture_store import S3CaptureSink
 from mlops.local.context import LocalContext
 from mlops.local.environments import LocalEnvironments
+from mlops.local.metrics_bridge import EmfToCloudWatch
 from mlops.local.provision import (
     LOCAL_REGION,
     LocalResources,
@@ -37,6 +38,7 @@ from mlops.local.provision import (
     local_names,
     provision,
 )
+from mlops.local.rollout_loop import RolloutLoop, provision_rollout, rollout_environment
 from mlops.local.sqs_bridge import lambda_event_from_messages
 from mlops.registry import RegistryStore
 from mlops.rollout import ensure_serving
@@ -130,8 +132,15 @@ class LocalStack:
         self.resources = provision({name: client(name) for name in services}, self.names)
         for key, value in self.resources.train_environment().items():
             os.environ[key] = value
+        # The rollout slice: EventBridge -> SQS -> rollout handler, EMF -> CloudWatch.
+        rollout_queue = provision_rollout(self.names)
+        for key, value in rollout_environment(self.resources).items():
+            os.environ[key] = value
+        self.emf = EmfToCloudWatch(client("cloudwatch"))
         self.sync_models()
-        environments = LocalEnvironments(self.capture, metrics_file=state_dir() / "metrics.jsonl")
+        environments = LocalEnvironments(
+            self.capture, metrics_file=state_dir() / "metrics.jsonl", metric_sink=self.emf.write
+        )
         api = LocalApi(
             environments,
             lambda: dict(self._functions),
@@ -143,6 +152,10 @@ class LocalStack:
             (self._training_loop, "training"),
             (self._alerts_loop, "alerts"),
             (self._housekeeping_loop, "housekeeping"),
+            (
+                RolloutLoop(rollout_queue, self.emf, self.capture, self._stop, self.say).run,
+                "rollout",
+            ),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -178,6 +191,7 @@ class LocalStack:
             )
             ensure_serving(client("lambda"), registry, function_name, model)
             self._functions[model] = function_name
+            os.environ["MODEL_NAMES"] = ",".join(sorted(self._functions))  # the rollout's
             self.say(f"[serve] {model}: /models/{model} -> {function_name}:live")
 
     def stop(self) -> None:

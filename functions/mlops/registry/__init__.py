@@ -25,7 +25,9 @@ if TYPE_CHECKING:
         ModelVersion,
         Problem,
         SourceObject,
+        StatusChange,
         TrainingRun,
+        Transition,
     )
     from mlops.registry.served import ServedArtifact, ServedVersion, ServedVersionReader
     from mlops.registry.store import RegistryStore, json_safe, now_iso, run_id_for
@@ -44,7 +46,9 @@ _HOMES = {
         "ModelVersion",
         "Problem",
         "SourceObject",
+        "StatusChange",
         "TrainingRun",
+        "Transition",
     ),
     "mlops.registry.served": ("ServedArtifact", "ServedVersion", "ServedVersionReader"),
     "mlops.registry.store": ("RegistryStore", "json_safe", "now_iso", "run_id_for"),
@@ -63,7 +67,9 @@ __all__ = [
     "ServedVersion",
     "ServedVersionReader",
     "SourceObject",
+    "StatusChange",
     "TrainingRun",
+    "Transition",
     "VersionNotFoundError",
     "json_safe",
     "now_iso",

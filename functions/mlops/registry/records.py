@@ -8,8 +8,16 @@ from pydantic import BaseModel, ConfigDict
 
 RunStatus = Literal["running", "registered", "rejected", "failed"]
 VersionStatus = Literal[
-    "pending", "registered", "rejected", "canary", "production", "rolled_back", "archived"
+    "pending",
+    "registered",
+    "rejected",
+    "canary",
+    "production",
+    "rolled_back",
+    "archived",
+    "superseded",
 ]
+CanaryKind = Literal["model", "code"]
 
 
 class SourceObject(BaseModel):
@@ -80,9 +88,52 @@ class ModelVersion(BaseModel):
 
 
 class ModelPointers(BaseModel):
-    """Which versions serve: production, and the canary while one is in flight."""
+    """Which versions serve: production, and the canary while one is in flight.
+
+    The registry is the rollout's desired state (mlops.rollout.reconciler): besides the model
+    versions it records which published function version serves each (so a later publish from
+    a changed `$LATEST` never moves production unnoticed), when the canary's traffic started,
+    the last look its decision took, and `revision`, which every write bumps under a condition
+    on its previous value (the lock moto cannot give on the alias, DESIGN §6).
+    """
 
     model: str
     production: int | None = None
     canary: int | None = None
     updated_at: str | None = None
+    production_function_version: str | None = None
+    canary_function_version: str | None = None
+    # "model": a new model version; "code": the production model on changed function code.
+    canary_kind: CanaryKind | None = None
+    canary_started_at: float | None = None
+    canary_last_look: int = 0
+    # The code fingerprint a code canary runs, and those rolled back (never retried).
+    canary_code: str | None = None
+    rejected_code: list[str] = []
+    revision: int = 0
+
+
+class Transition(BaseModel):
+    """One recorded rollout step: what, when, why, the evidence; announced once on the topic."""
+
+    model: str
+    revision: int
+    what: str
+    version: int | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    at: str
+    reason: str
+    evidence: dict[str, Any] = {}
+    announce: bool = True
+    announced: bool = False
+
+
+class StatusChange(BaseModel):
+    """A version's status move inside a rollout write: `to`, only if it is one of `allowed`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    allowed: tuple[str, ...]
+    to: str

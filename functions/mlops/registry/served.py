@@ -27,6 +27,7 @@ VERSION_STATUSES = (
     "production",
     "rolled_back",
     "archived",
+    "superseded",
 )
 
 

@@ -34,7 +34,9 @@ from mlops.registry.records import (
     ModelVersion,
     Problem,
     SourceObject,
+    StatusChange,
     TrainingRun,
+    Transition,
 )
 from mlops.registry.served import read_version_document
 
@@ -362,12 +364,8 @@ class RegistryStore:
         if not item:
             return ModelPointers(model=model)
         data = _from_item(item)
-        return ModelPointers(
-            model=model,
-            production=data.get("production"),
-            canary=data.get("canary"),
-            updated_at=data.get("updated_at"),
-        )
+        fields = {key: value for key, value in data.items() if key in ModelPointers.model_fields}
+        return ModelPointers.model_validate({**fields, "model": model})
 
     def set_production(self, model: str, version: int, expected: int | None) -> bool:
         """Point production at `version` if it still points at `expected` (optimistic lock).
@@ -385,9 +383,12 @@ class RegistryStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
-                    "UpdateExpression": "SET production = :version, updated_at = :now",
+                    # The published function version is re-resolved by the rollout reconciler;
+                    # every pointer write bumps the revision its conditional writes check.
+                    "UpdateExpression": "SET production = :version, updated_at = :now "
+                    "REMOVE production_function_version ADD revision :one",
                     "ConditionExpression": condition,
-                    "ExpressionAttributeValues": values,
+                    "ExpressionAttributeValues": {**values, ":one": {"N": "1"}},
                 }
             },
             {
@@ -430,6 +431,119 @@ class RegistryStore:
                 return False
             raise
         return True
+
+    # -- rollout ------------------------------------------------------------------------------
+    def write_rollout(
+        self,
+        model: str,
+        expected_revision: int,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        remove_fields: tuple[str, ...] = (),
+        statuses: tuple[StatusChange, ...] = (),
+        transition: Transition | None = None,
+    ) -> bool:
+        """One rollout step, all or nothing: pointer fields, version statuses and the record.
+
+        Conditional on the pointers' `revision` still being `expected_revision` (bumped by one
+        here) and on each version's status being one the change allows, so two writers (the
+        reconciler and a manual promote, or two reconciler runs) never both win: the loser
+        gets False and re-reads. The transition, if any, is stored as `TRANSITION#<revision>`
+        (the new revision), so a step is recorded exactly once.
+        """
+        now = now_iso()
+        revision = expected_revision + 1
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {
+            ":expected": {"N": str(expected_revision)},
+            ":revision": {"N": str(revision)},
+            ":now": {"S": now},
+        }
+        assignments = ["revision = :revision", "updated_at = :now"]
+        for index, (field, value) in enumerate(sorted((set_fields or {}).items())):
+            names[f"#f{index}"] = field
+            values[f":f{index}"] = to_attribute(json.loads(json.dumps(json_safe(value))))
+            assignments.append(f"#f{index} = :f{index}")
+        removals = []
+        for index, field in enumerate(remove_fields):
+            names[f"#r{index}"] = field
+            removals.append(f"#r{index}")
+        expression = "SET " + ", ".join(assignments)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        condition = (
+            "attribute_not_exists(revision) OR revision = :expected"
+            if expected_revision == 0
+            else "revision = :expected"
+        )
+        pointer_update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": _model_pk(model)}, "sk": {"S": "POINTERS"}},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            pointer_update["ExpressionAttributeNames"] = names
+        items: list[dict[str, Any]] = [{"Update": pointer_update}]
+        for change in statuses:
+            allowed = {f":a{i}": {"S": status} for i, status in enumerate(change.allowed)}
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {
+                            "pk": {"S": _model_pk(model)},
+                            "sk": {"S": _version_sk(change.version)},
+                        },
+                        "UpdateExpression": "SET #status = :to, updated_at = :now",
+                        "ConditionExpression": f"#status IN ({', '.join(allowed)})",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            **allowed,
+                            ":to": {"S": change.to},
+                            ":now": {"S": now},
+                        },
+                    }
+                }
+            )
+        if transition is not None:
+            record = transition.model_copy(update={"revision": revision, "model": model})
+            item = {
+                "pk": _model_pk(model),
+                "sk": f"TRANSITION#{revision:08d}",
+                "kind": "transition",
+                **record.model_dump(mode="json"),
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _to_item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def list_transitions(self, model: str) -> list[Transition]:
+        """Every recorded rollout step of `model`, oldest first."""
+        return [Transition.model_validate(item) for item in self._query(model, "TRANSITION#")]
+
+    def mark_announced(self, model: str, revision: int) -> None:
+        """Record that a transition's alert went out (idempotent)."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": _model_pk(model)}, "sk": {"S": f"TRANSITION#{revision:08d}"}},
+            UpdateExpression="SET announced = :true",
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
 
     def _query(self, model: str, prefix: str) -> list[dict[str, Any]]:
         paginator = self._db.get_paginator("query")

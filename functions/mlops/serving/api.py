@@ -107,7 +107,9 @@ class PredictionService:
         self.settings = runtime.settings
         self.capture = capture or StdoutCaptureSink()
         self.metrics = metrics or Metrics()
-        version = runtime.version.version if runtime.version else 0
+        # The pinned version, loaded or not: a canary that fails to load is counted against its
+        # own version (the rollout reconciler rolls it back), not against "0".
+        version = runtime.version.version if runtime.version else self.settings.model_version
         self._version_label = str(version)
         self.prediction_metrics = PredictionMetrics(
             namespace=self.metrics.namespace or "ServerlessMlops",
@@ -117,6 +119,7 @@ class PredictionService:
                 "service": self.metrics.service or "predict",
             },
             emit=emit_metrics,
+            slow_ms=self._slow_ms(),
         )
         self.sample_rate = self._sample_rate()
         self._openapi: str | None = None
@@ -133,6 +136,11 @@ class PredictionService:
 
             self._app = build_app(self)
         return self._app
+
+    def _slow_ms(self) -> float | None:
+        from mlops.spec.files import canary_latency_limit_ms
+
+        return canary_latency_limit_ms(self.settings.model_name)
 
     def _sample_rate(self) -> float:
         from mlops.spec.files import capture_sample_rate

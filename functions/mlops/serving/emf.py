@@ -24,6 +24,10 @@ PREDICT_METRICS = (
     ("requests", "Count"),
     ("rows", "Count"),
     ("model_latency", "Milliseconds"),
+    # 1 when model_latency exceeds the spec's canary.max_p99_latency_ms: the count the rollout's
+    # decision tests (p99 <= L exactly when at most 1% of requests take longer than L), which
+    # CloudWatch's Sum gives on AWS and on moto alike (moto computes no percentiles, DESIGN §6).
+    ("slow_requests", "Count"),
 )
 
 
@@ -35,8 +39,10 @@ class PredictionMetrics:
         namespace: str,
         dimensions: dict[str, str],
         emit: Callable[[str], None],
+        slow_ms: float | None = None,
     ) -> None:
         self._emit = emit
+        self._slow_ms = float("inf") if slow_ms is None else slow_ms
         # POWERTOOLS_METRICS_DISABLED / POWERTOOLS_DEV, read as Powertools reads them.
         self.disabled = is_metrics_disabled()
         self._dimensions = dict(dimensions)
@@ -58,6 +64,7 @@ class PredictionMetrics:
             "requests": [1.0],
             "rows": [float(rows)],
             "model_latency": [float(latency_ms)],
+            "slow_requests": [1.0 if latency_ms > self._slow_ms else 0.0],
         }
 
     def record(self, rows: int, latency_ms: float) -> None:

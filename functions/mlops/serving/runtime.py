@@ -67,6 +67,10 @@ def load_runtime(
         from mlops.inference.session import OnnxModel
 
         model = OnnxModel(artifact)
+        if settings.fault_injection:  # test-only (mlops.serving.faults)
+            from mlops.serving.faults import FaultyModel
+
+            model = FaultyModel(model, settings.fault_injection)  # type: ignore[assignment]
         schema = FeatureSchema.from_records(
             version.feature_schema,
             model.metadata.numeric_features,

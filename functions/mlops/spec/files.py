@@ -48,3 +48,24 @@ def capture_sample_rate(name: str, specs_dir: Path | None = None) -> float | Non
     if type(rate) not in (int, float) or not 0 <= rate <= 1:
         return None
     return float(rate)
+
+
+#: CanaryPolicy.max_p99_latency_ms's default (mlops.spec.model).
+DEFAULT_MAX_P99_LATENCY_MS = 100.0
+
+
+def canary_latency_limit_ms(name: str, specs_dir: Path | None = None) -> float | None:
+    """The spec's `canary.max_p99_latency_ms` (its default if unset), or None when the spec is
+    unreadable (then no request counts as slow). Read here for the same reason as the rate."""
+    path = (specs_dir or default_specs_dir()) / f"{name}.toml"
+    try:
+        with path.open("rb") as source:
+            canary = tomllib.load(source).get("canary", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(canary, dict):
+        return None
+    limit = canary.get("max_p99_latency_ms", DEFAULT_MAX_P99_LATENCY_MS)
+    if type(limit) not in (int, float) or not limit > 0:
+        return None
+    return float(limit)
