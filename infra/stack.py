@@ -12,6 +12,7 @@ from infra.alerts import Alerts
 from infra.api import PredictionApi
 from infra.bundling import function_code
 from infra.capture import CaptureStream
+from infra.drift import DriftMonitor, drift_image_code
 from infra.monitoring import Monitoring
 from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layers
 from infra.settings import StackSettings
@@ -39,6 +40,7 @@ class ServerlessMlopsStack(Stack):
         inference_layer: lambda_.Code,
         powertools_layer: lambda_.Code,
         train_code: lambda_.DockerImageCode,
+        drift_code: lambda_.DockerImageCode | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -94,6 +96,18 @@ class ServerlessMlopsStack(Stack):
             for model in sorted(specs)
         ]
         api = PredictionApi(self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth)
+        drift = DriftMonitor(
+            self,
+            "Drift",
+            names=names,
+            specs=specs,
+            capture_bucket=storage.capture_bucket,
+            model_bucket=storage.model_bucket,
+            registry_table=storage.registry_table,
+            alerts_topic=alerts.topic,
+            alerts_key=alerts.key,
+            code=drift_code or drift_image_code(),
+        )
         Monitoring(
             self,
             "Monitoring",
@@ -112,6 +126,8 @@ class ServerlessMlopsStack(Stack):
             "TrainingQueueUrl": training.queue.queue_url,
             "AlertsTopicArn": alerts.topic.topic_arn,
             "TrainFunctionName": training.function.function_name,
+            "DriftFunctionName": drift.function.function_name,
+            "DriftScheduleQueueUrl": drift.queue.queue_url,
             "ApiUrl": api.api.url,
             "ApiKeyId": api.api_key.key_id,
         }

@@ -19,6 +19,7 @@ FUNCTIONS: dict[str, Callable[[ResourceNames, str | None], str]] = {
     "train": lambda names, _model: names.train_function,
     "serving_setup": lambda names, _model: names.serving_setup_function,
     "predict": lambda names, model: names.predict_function(model or "<MODEL_NAME unset>"),
+    "drift": lambda names, _model: names.drift_function,
 }
 
 
