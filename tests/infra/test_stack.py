@@ -19,6 +19,8 @@ BASE_OUTPUTS = {
     "TrainingQueueUrl",
     "AlertsTopicArn",
     "TrainFunctionName",
+    "DriftFunctionName",
+    "DriftScheduleQueueUrl",
     "ApiUrl",
     "ApiKeyId",
 }
