@@ -52,9 +52,8 @@ def test_drift_function_is_the_train_image_with_the_drift_handler(
     synthesized: Synthesized,
 ) -> None:
     drift = _function(synthesized, _drift(synthesized).function)["Properties"]
-    train = _function(synthesized, synthesized.stack.node.find_child("Training").function)[
-        "Properties"
-    ]
+    training: Any = synthesized.stack.node.find_child("Training")
+    train = _function(synthesized, training.function)["Properties"]
     assert drift["PackageType"] == "Image"
     assert drift["ImageConfig"]["Command"] == [DRIFT_HANDLER]
     assert drift["Code"]["ImageUri"] == train["Code"]["ImageUri"]  # one image asset, built once
