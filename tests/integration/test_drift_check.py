@@ -244,7 +244,7 @@ def test_report_is_self_contained_with_one_plot_per_feature(drift_stack: Trainin
     land_capture(drift_stack, traffic(1500, seed=11, shift={"bmi": 0.8}))
     run_check(HOUR)
     key = latest(drift_stack)["report_key"]
-    assert key.startswith("reports/diabetes/20261201T0100Z/")
+    assert key.startswith("reports/diabetes/20261201T010000Z/")
     page = (
         client("s3")
         .get_object(Bucket=drift_stack.resources.names.capture_bucket, Key=key)["Body"]

@@ -376,4 +376,6 @@ def examples(folder: Annotated[Path, typer.Argument()] = Path("data")) -> None:
 
 
 def main() -> None:
+    import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report`)
+
     app()

@@ -82,8 +82,9 @@ class CheckOutcome:
 
 
 def check_id_for(scheduled_at: datetime) -> str:
-    """The idempotency key: the schedule time to the minute (EventBridge's `time`)."""
-    return scheduled_at.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    """The idempotency key: the schedule time (EventBridge's `time`, to the second; a
+    redelivered event carries the same time, `mlops drift --now` a new one)."""
+    return scheduled_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def report_prefix(model: str, check_id: str) -> str:
@@ -186,6 +187,7 @@ def run_drift_check(model: str, scheduled_at: datetime, deps: DriftDependencies)
         new_state["window_end"] = now.isoformat()
         new_state["edge_keys"] = _edge_keys(seen, now)
     summary = {
+        "check_id": check_id,
         "verdict": report.verdict,
         "drifted": list(report.drifted),
         "quality": quality.verdict if quality else None,
