@@ -95,7 +95,7 @@ def _emails() -> list[email.message.EmailMessage]:
     for _ in range(50):  # the alerts loop polls the outbox queue once a second
         time.sleep(0.1)
     return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in sorted(folder.glob("*.eml"))
     ]
 
