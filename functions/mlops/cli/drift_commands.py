@@ -74,10 +74,11 @@ def print_result(result: dict[str, Any]) -> None:
     console.print(table)
     quality = result.get("quality")
     if quality:
+        interval = quality.get("interval")
+        shown = f"[{interval[0]:.3g}, {interval[1]:.3g}]" if interval else ""
         console.print(
-            f"quality: {quality['metric']} = {_number(quality['value'])} "
-            f"{quality['interval']} (n={quality['n']}, held-out {quality['held_out']:.3g}): "
-            f"{quality['verdict']}"
+            f"quality: {quality['metric']} = {_number(quality['value'])} {shown} "
+            f"(n={quality['n']}, held-out {quality['held_out']:.3g}): {quality['verdict']}"
         )
     feedback = result.get("feedback") or {}
     if feedback.get("unknown_request_ids") or feedback.get("rows_out_of_range"):
@@ -127,7 +128,7 @@ def report(
     model: Annotated[str, typer.Argument(help="Model name.")],
     stack: StackOption = None,
     output: Annotated[
-        Path | None, typer.Option(help="Where to save it (default .mlops/reports/).")
+        Path | None, typer.Option(help="Where to save it (default $MLOPS_HOME/reports/).")
     ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open it in the browser.")] = False,
 ) -> None:
@@ -139,7 +140,9 @@ def report(
         console.print(f"no drift report for {model} yet (run `mlops drift {model} --now`)")
         raise typer.Exit(1)
     body = client("s3").get_object(Bucket=bucket, Key=latest["report_key"])["Body"].read()
-    path = output or Path(".mlops") / "reports" / f"{model}-{latest['check_id']}.html"
+    from mlops.local.stack import state_dir
+
+    path = output or state_dir() / "reports" / f"{model}-{latest['check_id']}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     console.print(f"{latest['verdict']}: saved {path} ({len(body):,} bytes)")

@@ -2,7 +2,7 @@
 
 One file per alert under `.mlops/outbox/`, named by time and subject; RFC 5322 text written by
 the standard library's `email` package (From, To, Subject, Date, Message-ID, a text/plain
-UTF-8 body). Nothing is sent anywhere.
+UTF-8 body, 8bit). Nothing is sent anywhere.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def alert_email(envelope: dict[str, Any]) -> EmailMessage:
     when = datetime.fromisoformat(str(sent).replace("Z", "+00:00")) if sent else datetime.now(UTC)
     message["Date"] = format_datetime(when)
     message["Message-ID"] = make_msgid(domain="mlops.localhost")
-    message.set_content(str(envelope.get("Message") or ""))
+    # 8bit, not quoted-printable: the file stays readable as text (links unbroken), and every
+    # line of an alert is far below the 998-character limit.
+    message.set_content(str(envelope.get("Message") or ""), cte="8bit")
     return message
 
 
