@@ -185,7 +185,7 @@ def test_publishing_to_an_encrypted_topic_needs_its_data_key() -> None:
 def test_a_function_the_contract_does_not_know_fails_loudly() -> None:
     contract = Contract(_template(["s3:GetObject"], DATA_KEY), NAMES)
     with pytest.raises(LookupError, match="add it to FUNCTIONS"):
-        contract.violations("drift", None, PUBLISH)
+        contract.violations("no_such_function", None, PUBLISH)
     with pytest.raises(LookupError, match="no function named mlops-predict-wine"):
         contract.violations("predict", "wine", PUBLISH)
 
