@@ -202,19 +202,17 @@ class DriftMonitor(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadModelArtifacts",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                # Artifacts are read by the S3 version id the registry recorded (versioned
+                # bucket): GetObjectVersion only; tests/iam shows GetObject is never needed.
+                actions=["s3:GetObjectVersion"],
                 resources=[model_bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
             )
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadWriteDriftState",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:Query",
-                ],
+                # Claims, state and version reads; transactions are authorized per item.
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 resources=[registry_table.table_arn],
             )
         )
