@@ -282,3 +282,26 @@ def test_wrong_labels_give_one_quality_alert_and_unjoinable_feedback_is_counted(
     }
     (alert,) = drift_stack.alerts()
     assert alert["Subject"] == "[mlops] diabetes v1: quality dropped (r2)"
+
+
+def test_overlapping_checks_cannot_both_move_the_state(drift_stack: TrainingStack) -> None:
+    from botocore.exceptions import ClientError
+
+    from mlops.drift.run import DriftStateStore
+
+    land_capture(drift_stack, traffic(1500, seed=13))
+    run_check(HOUR)
+    store = DriftStateStore(client("dynamodb"), drift_stack.resources.names.registry_table)
+    stale = store.get_state(MODEL)
+    run_check(HOUR + timedelta(hours=1))  # another check moved the state meanwhile
+    store.claim(MODEL, "stale-check", 60)
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        store.decide(
+            MODEL,
+            "stale-check",
+            {**stale, "state": "drift"},
+            {},
+            None,
+            expected_revision=int(stale["revision"]),
+        )
+    assert store.get_state(MODEL)["state"] == "ok"

@@ -113,6 +113,7 @@ def run_drift_check(model: str, scheduled_at: datetime, deps: DriftDependencies)
     spec = load_spec(model)
     version = deps.registry.get_version(model, production)
     state = store.get_state(model)
+    revision = int(state.get("revision", 0))
     if state.get("version") != production:  # a new version starts a new window and state
         state = {"state": "unknown", "quality": "unknown", "version": production}
     since = state.get("window_end")
@@ -196,7 +197,14 @@ def run_drift_check(model: str, scheduled_at: datetime, deps: DriftDependencies)
         "version": production,
     }
     alert = _alert(alert_kind, spec, production, report, prefix, deps) if alert_kind else None
-    store.decide(model, check_id, {**state, **new_state, "latest": summary}, summary, alert)
+    store.decide(
+        model,
+        check_id,
+        {**state, **new_state, "latest": summary, "revision": revision + 1},
+        summary,
+        alert,
+        expected_revision=revision,
+    )
     decided = {"alert": alert, "status": "decided"}
     _send(decided, deps, store, model, check_id)
     return CheckOutcome(
@@ -450,9 +458,22 @@ class DriftStateStore:
         state: dict[str, Any],
         summary: dict[str, Any],
         alert: dict[str, Any] | None,
+        *,
+        expected_revision: int,
     ) -> None:
-        """State and the check's decision in one transaction: either both or neither."""
+        """State and the check's decision in one transaction: either both or neither.
+
+        Optimistic lock on the state's revision: two checks of one model that overlap (a
+        redelivery after a timeout next to the next schedule) cannot both move the state from
+        the same starting point; the loser's transaction is cancelled, its message retried.
+        """
         document = orjson.dumps({**summary, "alert": alert}).decode()
+        condition = (
+            "attribute_not_exists(pk)"
+            if expected_revision == 0
+            else "attribute_exists(pk) AND revision = :expected"
+        )
+        values = {":expected": {"N": str(expected_revision)}} if expected_revision else {}
         self._db.transact_write_items(
             TransactItems=[
                 {
@@ -461,8 +482,11 @@ class DriftStateStore:
                         "Item": {
                             **self._key(model, STATE_SK),
                             "kind": {"S": "drift_state"},
+                            "revision": {"N": str(expected_revision + 1)},
                             "document": {"S": orjson.dumps(state).decode()},
                         },
+                        "ConditionExpression": condition,
+                        **({"ExpressionAttributeValues": values} if values else {}),
                     }
                 },
                 {
