@@ -135,3 +135,16 @@ def test_feedback_row_must_be_within_the_batch_limit() -> None:
         )
         == []
     )
+
+
+def test_report_plots_drifted_features_first_and_at_most_the_limit() -> None:
+    from mlops.drift.html_report import plotted_rows
+
+    rows: list[Any] = [
+        SimpleNamespace(feature=f"f{i}", verdict="drift" if i in (7, 150) else "no_drift")
+        for i in range(200)
+    ] + [SimpleNamespace(feature="prediction", verdict="no_drift")]
+    shown = [row.feature for row in plotted_rows(rows, limit=100)]
+    assert len(shown) == 100
+    assert shown[:3] == ["f7", "f150", "prediction"]
+    assert shown[3:6] == ["f0", "f1", "f2"]
