@@ -35,7 +35,7 @@ from infra.standard_function import StandardFunction
 from infra.training import IMAGE_CONTEXT_EXCLUDE, MODELS_PREFIX
 from mlops.drift.run import REPORTS_PREFIX
 from mlops.drift.window import CAPTURE_PREFIX, COMPACTED_PREFIX
-from mlops.resources import ResourceNames
+from mlops.resources import TRAINING_PREFIX, ResourceNames
 from mlops.spec import ModelSpec
 
 DRIFT_TIMEOUT = Duration.minutes(10)
@@ -45,6 +45,7 @@ DRIFT_MEMORY_MB = 2048
 DRIFT_CONCURRENCY = 2
 DRIFT_HANDLER = "drift.handler.handler"
 DRIFT_MAX_RECEIVES = 3
+LABELLED_PREFIX = "labelled/"
 
 
 def drift_image_code(repo_root: Path = REPO_ROOT) -> lambda_.DockerImageCode:
@@ -72,6 +73,7 @@ class DriftMonitor(Construct):
         *,
         names: ResourceNames,
         specs: dict[str, ModelSpec],
+        data_bucket: s3.IBucket,
         capture_bucket: s3.IBucket,
         model_bucket: s3.IBucket,
         registry_table: ITable,
@@ -130,6 +132,7 @@ class DriftMonitor(Construct):
             environment={
                 "MODEL_BUCKET": model_bucket.bucket_name,
                 "CAPTURE_BUCKET": capture_bucket.bucket_name,
+                "DATA_BUCKET": data_bucket.bucket_name,
                 "REGISTRY_TABLE": registry_table.table_name,
                 "ALERTS_TOPIC_ARN": alerts_topic.topic_arn,
                 # Above the timeout: a live check is never taken over.
@@ -152,12 +155,49 @@ class DriftMonitor(Construct):
             )
         )
         self._grant(drift.role, capture_bucket, model_bucket, registry_table, alerts_topic)
+        self._grant_retraining(drift.role, data_bucket)
         drift.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="EncryptAlerts",
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[alerts_key.key_arn],
             )
+        )
+
+    def _grant_retraining(self, role: iam.IRole, data_bucket: s3.IBucket) -> None:
+        """A spec's retrain_on_drift: read labelled CSVs under labelled/, copy one under
+        training/ (which starts training through the usual S3 -> SQS path)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadLabelledData",
+                actions=["s3:GetObject"],
+                resources=[data_bucket.arn_for_objects(f"{LABELLED_PREFIX}*")],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListLabelledData",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{LABELLED_PREFIX}*"]}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="StartRetraining",
+                actions=["s3:PutObject"],
+                resources=[data_bucket.arn_for_objects(f"{TRAINING_PREFIX}*")],
+            )
+        )
+        acknowledge(
+            role,
+            bucket_arn_finding(data_bucket, f"/{LABELLED_PREFIX}*"),
+            "Labelled CSVs have user-chosen names under labelled/<model>/ (retrain_on_drift).",
+        )
+        acknowledge(
+            role,
+            bucket_arn_finding(data_bucket, f"/{TRAINING_PREFIX}*"),
+            "retrain_on_drift copies a labelled CSV to training/<model>/retrain-<check>.csv.",
         )
 
     def _grant(

@@ -101,6 +101,7 @@ class ServerlessMlopsStack(Stack):
             "Drift",
             names=names,
             specs=specs,
+            data_bucket=storage.data_bucket,
             capture_bucket=storage.capture_bucket,
             model_bucket=storage.model_bucket,
             registry_table=storage.registry_table,

@@ -51,6 +51,7 @@ def dependencies() -> DriftDependencies:
         capture_bucket=settings.capture_bucket,
         presigner=s3_presigner(),
         lease_seconds=settings.check_lease_seconds,
+        data_bucket=settings.data_bucket,
     )
 
 

@@ -115,6 +115,8 @@ class DriftSettings:
     # A check left 'running' longer than this (a crashed invocation) may be taken over; above
     # the function's timeout so a live check is never taken over.
     check_lease_seconds: int = 960
+    # Optional: only a spec with retrain_on_drift uses it.
+    data_bucket: str = ""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> DriftSettings:
@@ -125,4 +127,5 @@ class DriftSettings:
             registry_table=_required(env, "REGISTRY_TABLE"),
             alerts_topic_arn=_required(env, "ALERTS_TOPIC_ARN"),
             check_lease_seconds=_int(env, "CHECK_LEASE_SECONDS", 960, minimum=1),
+            data_bucket=env.get("DATA_BUCKET", ""),
         )

@@ -82,7 +82,12 @@ def test_drift_queue_feeds_the_function_with_partial_batch_failures(
     assert "deadLetterTargetArn" in queue["RedrivePolicy"]
 
 
-def test_drift_role_touches_only_capture_compacted_report_and_model_prefixes(
+# capture bucket: capture/ (read), compacted/ and reports/ (read, write); model bucket: models/
+# (read); data bucket: labelled/ (read) and training/ (write), for a spec's retrain_on_drift.
+PREFIXES = ("capture/*", "compacted/*", "reports/*", "models/*", "labelled/*", "training/*")
+
+
+def test_drift_role_touches_only_its_prefixes(
     synthesized: Synthesized,
 ) -> None:
     import json
@@ -105,10 +110,7 @@ def test_drift_role_touches_only_capture_compacted_report_and_model_prefixes(
                 for resource in resources if isinstance(resources, list) else [resources]:
                     object_resources.add(json.dumps(resource))
     prefixes = {
-        prefix
-        for resource in object_resources
-        for prefix in ("capture/*", "compacted/*", "reports/*", "models/*")
-        if f'"/{prefix}"' in resource
+        prefix for resource in object_resources for prefix in PREFIXES if f'"/{prefix}"' in resource
     }
-    assert prefixes == {"capture/*", "compacted/*", "reports/*", "models/*"}
-    assert len(object_resources) == 4  # nothing beyond those four prefixes
+    assert prefixes == set(PREFIXES)
+    assert len(object_resources) == len(PREFIXES)  # nothing beyond those prefixes

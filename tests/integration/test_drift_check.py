@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ def drift_stack(training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch) 
     for key, value in {
         "MODEL_BUCKET": names.model_bucket,
         "CAPTURE_BUCKET": names.capture_bucket,
+        "DATA_BUCKET": names.data_bucket,
         "REGISTRY_TABLE": names.registry_table,
         "ALERTS_TOPIC_ARN": training_stack.resources.alerts_topic_arn,
     }.items():
@@ -305,3 +307,37 @@ def test_overlapping_checks_cannot_both_move_the_state(drift_stack: TrainingStac
             expected_revision=int(stale["revision"]),
         )
     assert store.get_state(MODEL)["state"] == "ok"
+
+
+def test_retrain_on_drift_copies_the_newest_labelled_csv_once(
+    drift_stack: TrainingStack, specs_dir: Any
+) -> None:
+    """Off by default; a spec that opts in starts one training run per drift alert."""
+    from mlops.registry import RegistryStore
+    from train.handler import handler as train_handler
+
+    spec = specs_dir / "diabetes.toml"
+    spec.write_text(
+        spec.read_text()
+        + '\n[drift]\nretrain_on_drift = true\nretrain_from = "labelled/diabetes/"\n'
+    )
+    s3 = client("s3")
+    data_bucket = drift_stack.resources.names.data_bucket
+    s3.put_object(Bucket=data_bucket, Key="labelled/diabetes/old.csv", Body=b"not this one")
+    s3.put_object(Bucket=data_bucket, Key="labelled/diabetes/new.csv", Body=diabetes_csv())
+    land_capture(drift_stack, traffic(1500, seed=14, shift={"bmi": 0.8, "s5": -0.8}))
+    run_check(HOUR)
+    run_check(HOUR)  # redelivered: no second copy
+    (alert,) = drift_stack.alerts()
+    assert (
+        "Retraining started" in alert["Message"] and "labelled/diabetes/new.csv" in alert["Message"]
+    )
+    event = drift_stack.receive_event()
+    keys = [  # S3 URL-encodes keys in its notifications
+        unquote_plus(json.loads(r["body"])["Records"][0]["s3"]["object"]["key"])
+        for r in event["Records"]
+    ]
+    assert keys == ["training/diabetes/retrain-20261201T010000Z.csv"]
+    train_handler(event, lambda_context("mlops-train"))
+    registry = RegistryStore(client("dynamodb"), drift_stack.resources.names.registry_table)
+    assert registry.get_version(MODEL, 2).lineage["data_key"] == keys[0]

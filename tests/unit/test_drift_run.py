@@ -148,3 +148,16 @@ def test_report_plots_drifted_features_first_and_at_most_the_limit() -> None:
     assert len(shown) == 100
     assert shown[:3] == ["f7", "f150", "prediction"]
     assert shown[3:6] == ["f0", "f1", "f2"]
+
+
+def test_retraining_is_opt_in_and_reads_only_under_labelled() -> None:
+    from pydantic import ValidationError
+
+    from mlops.spec.model import DriftPolicy
+
+    assert DriftPolicy().retrain_on_drift is False
+    with pytest.raises(ValidationError, match="needs retrain_from"):
+        DriftPolicy(retrain_on_drift=True)
+    with pytest.raises(ValidationError, match="pattern"):
+        DriftPolicy(retrain_on_drift=True, retrain_from="training/iris/")
+    assert DriftPolicy(retrain_on_drift=True, retrain_from="labelled/iris/").retrain_from

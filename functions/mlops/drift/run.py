@@ -45,6 +45,7 @@ from mlops.notifications import Alerts
 from mlops.registry import ArtifactStore, RegistryStore
 from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
 from mlops.registry.keys import model_pk
+from mlops.resources import TRAINING_PREFIX
 from mlops.spec import ModelSpec, load_spec
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class DriftDependencies:
     capture_bucket: str
     presigner: Any  # an S3 client that signs with SigV4 (mlops.clients.s3_presigner)
     lease_seconds: int = 900
+    data_bucket: str = ""  # where retrain_on_drift reads labelled CSVs and starts training
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,8 @@ def run_drift_check(model: str, scheduled_at: datetime, deps: DriftDependencies)
         "version": production,
     }
     alert = _alert(alert_kind, spec, production, report, prefix, deps) if alert_kind else None
+    if alert is not None and alert_kind == "drift" and spec.drift.retrain_on_drift:
+        alert = _with_retraining(alert, spec, check_id, deps)
     store.decide(
         model,
         check_id,
@@ -400,9 +404,47 @@ def _send(
     check_id: str,
 ) -> None:
     alert = decided.get("alert")
+    retrain = (alert or {}).get("retrain")
+    if retrain and store.mark_retraining(model, check_id):
+        # At most once per check: the mark is a conditional write made before the copy (a
+        # crash between the two loses this retraining rather than training twice).
+        deps.s3.copy_object(
+            Bucket=deps.data_bucket,
+            Key=retrain["target"],
+            CopySource={"Bucket": deps.data_bucket, "Key": retrain["source"]},
+        )
     if alert:
         deps.alerts.publish(alert["subject"], alert["body"], alert["attributes"])
     store.finish(model, check_id, {"status": "done"})
+
+
+def _with_retraining(
+    alert: dict[str, Any], spec: ModelSpec, check_id: str, deps: DriftDependencies
+) -> dict[str, Any]:
+    """The spec's opt-in: plan a training run from the newest CSV under `retrain_from`, by
+    copying it under training/<model>/ (the upload path: S3 -> SQS -> train, gate included)."""
+    prefix = str(spec.drift.retrain_from)
+    newest: dict[str, Any] | None = None
+    paginator = deps.s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=deps.data_bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".csv") and (
+                newest is None or item["LastModified"] > newest["LastModified"]
+            ):
+                newest = item
+    if newest is None:
+        line = f"retrain_on_drift is on, but s3://{deps.data_bucket}/{prefix} holds no CSV."
+        return {**alert, "body": alert["body"] + "\n\n" + line}
+    target = f"{TRAINING_PREFIX}{spec.name}/retrain-{check_id}.csv"
+    line = (
+        f"Retraining started (retrain_on_drift): s3://{deps.data_bucket}/{newest['Key']} "
+        f"-> {target}; the new version goes through the quality gate as any upload."
+    )
+    return {
+        **alert,
+        "body": alert["body"] + "\n\n" + line,
+        "retrain": {"source": newest["Key"], "target": target},
+    }
 
 
 class DriftStateStore:
@@ -505,6 +547,20 @@ class DriftStateStore:
                 },
             ]
         )
+
+    def mark_retraining(self, model: str, check_id: str) -> bool:
+        """True for the first caller only (conditional write on the check item)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(model, f"DRIFT#CHECK#{check_id}"),
+                UpdateExpression="SET retraining = :yes",
+                ConditionExpression="attribute_not_exists(retraining)",
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def finish(self, model: str, check_id: str, fields: dict[str, Any]) -> None:
         self._db.update_item(

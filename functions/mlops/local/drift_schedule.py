@@ -41,6 +41,7 @@ def drift_environment(resources: LocalResources) -> dict[str, str]:
         "REGISTRY_TABLE": names.registry_table,
         "ALERTS_TOPIC_ARN": resources.alerts_topic_arn,
         "CHECK_LEASE_SECONDS": "660",
+        "DATA_BUCKET": names.data_bucket,
     }
 
 
@@ -90,6 +91,7 @@ class LocalDriftSchedule:
         for key, value in drift_environment(resources).items():
             os.environ.setdefault(key, value)
         os.environ["CAPTURE_BUCKET"] = resources.names.capture_bucket
+        os.environ["DATA_BUCKET"] = resources.names.data_bucket
 
     def start(self) -> list[threading.Thread]:
         threads = [
