@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 
 from infra.bundling import MODELS_DIR, REPO_ROOT
+from infra.drift import DRIFT_HANDLER
 from infra.settings import DEFAULT_STACK_NAME, StackSettings
 from infra.stack import ServerlessMlopsStack
 from infra.training import train_image_code
@@ -68,6 +69,7 @@ def build_app(
         powertools_layer=powertools_layer,
         train_code=train_image_code(),
         rollout_code=train_image_code(cmd=["rollout.handler.handler"]),
+        drift_code=train_image_code(cmd=[DRIFT_HANDLER]),
         env=Environment(account=account, region=region) if account and region else None,
         description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
     )

@@ -12,6 +12,7 @@ from infra.alerts import Alerts
 from infra.api import PredictionApi
 from infra.bundling import function_code
 from infra.capture import CaptureStream
+from infra.drift import DriftMonitor
 from infra.monitoring import Monitoring
 from infra.rollout import Rollout
 from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layers
@@ -27,7 +28,8 @@ class ServerlessMlopsStack(Stack):
 
     `specs` are the declared models (one predict function each, DESIGN §7); `inference_layer`
     and `powertools_layer` are the built layer folders' `Code`, `train_code` the train
-    image and `rollout_code` the same image running the rollout handler, all passed in so
+    image and `rollout_code` / `drift_code` the same image running the rollout and drift
+    handlers, all passed in so
     tests can substitute small stand-ins.
     """
 
@@ -42,6 +44,7 @@ class ServerlessMlopsStack(Stack):
         powertools_layer: lambda_.Code,
         train_code: lambda_.DockerImageCode,
         rollout_code: lambda_.DockerImageCode,
+        drift_code: lambda_.DockerImageCode,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -110,6 +113,19 @@ class ServerlessMlopsStack(Stack):
             alerts_key=alerts.key,
         )
         api = PredictionApi(self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth)
+        drift = DriftMonitor(
+            self,
+            "Drift",
+            names=names,
+            specs=specs,
+            data_bucket=storage.data_bucket,
+            capture_bucket=storage.capture_bucket,
+            model_bucket=storage.model_bucket,
+            registry_table=storage.registry_table,
+            alerts_topic=alerts.topic,
+            alerts_key=alerts.key,
+            code=drift_code,
+        )
         Monitoring(
             self,
             "Monitoring",
@@ -129,6 +145,8 @@ class ServerlessMlopsStack(Stack):
             "AlertsTopicArn": alerts.topic.topic_arn,
             "TrainFunctionName": training.function.function_name,
             "RolloutFunctionName": rollout.function.function_name,
+            "DriftFunctionName": drift.function.function_name,
+            "DriftScheduleQueueUrl": drift.queue.queue_url,
             "ApiUrl": api.api.url,
             "ApiKeyId": api.api_key.key_id,
         }

@@ -15,6 +15,9 @@ export MLOPS_LOCAL_ROLLOUT_SECONDS="${MLOPS_LOCAL_ROLLOUT_SECONDS:-1}"
 export MLOPS_LOCAL_FAULTS="${MLOPS_LOCAL_FAULTS:-iris:3=error}"
 mkdir -p "$MLOPS_HOME"
 rm -f "$MLOPS_HOME/local.json" "$MLOPS_HOME/outbox.jsonl"
+rm -rf "$MLOPS_HOME/outbox"
+# Drift checks run on demand in the story (`mlops drift --now`); the timer stays out of the way.
+export MLOPS_DRIFT_INTERVAL_SECONDS="${MLOPS_DRIFT_INTERVAL_SECONDS:-3600}"
 
 step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
@@ -98,6 +101,32 @@ s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="local", aws_
 for item in s3.list_objects_v2(Bucket="mlops-capture-123456789012-us-east-1", Prefix="capture/").get("Contents", []):
     print(" ", item["Key"], item["Size"], "bytes")
 PY
+
+step "14. Feedback must fit the model: a label that is no class, text for a regression, a row no request had -> 422"
+show .venv/bin/python scripts/drift_demo.py bad-feedback
+
+step "15. Drift: traffic like training -> no drift, no alert (window = capture since the last check)"
+show .venv/bin/python scripts/drift_demo.py normal
+show "$MLOPS" drift diabetes --now
+
+step "16. bmi and s5 shifted by 0.8 training sd -> drift naming exactly those two, one alert"
+show .venv/bin/python scripts/drift_demo.py shifted
+show "$MLOPS" drift diabetes --now
+
+step "17. Back to normal -> one 'recovered' alert"
+show .venv/bin/python scripts/drift_demo.py normal
+show "$MLOPS" drift diabetes --now
+
+step "18. Ground truth that disagrees with the predictions -> a quality alert"
+show .venv/bin/python scripts/drift_demo.py feedback
+show "$MLOPS" drift diabetes --now
+
+step "19. The report (self-contained HTML) and the alerts as e-mails a mail client opens"
+show "$MLOPS" report diabetes
+sleep 2
+ls "$MLOPS_HOME"/outbox/*.eml 2>/dev/null | sed 's/^/   /' || echo "   (none)"
+LAST_EML=$(ls "$MLOPS_HOME"/outbox/*drift-in*.eml 2>/dev/null | tail -1)
+[ -n "$LAST_EML" ] && sed 's/^/   | /' "$LAST_EML"
 
 step "The local stack's own log"
 sed 's/^/   | /' "$LOG"

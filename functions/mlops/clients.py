@@ -62,7 +62,15 @@ def client(service: str) -> Any:
     return _session().create_client(service, config=_CONFIG)
 
 
+@cache
+def s3_presigner() -> Any:
+    """An S3 client for pre-signed URLs, with SigV4 (`X-Amz-Expires`, at most 7 days): left
+    to itself botocore signs a us-east-1 GET URL with the legacy query scheme (`Expires=`)."""
+    return _session().create_client("s3", config=_CONFIG.merge(Config(signature_version="s3v4")))
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends and endpoints)."""
     client.cache_clear()
+    s3_presigner.cache_clear()
     _session.cache_clear()

@@ -74,6 +74,19 @@ class ResourceNames:
         return f"{self.prefix}-predict-{model}"
 
     @property
+    def drift_function(self) -> str:
+        return f"{self.prefix}-drift"
+
+    @property
+    def drift_queue(self) -> str:
+        """Each model's drift schedule (EventBridge) lands here; the drift function reads it."""
+        return f"{self.prefix}-drift-schedule"
+
+    @property
+    def drift_dlq(self) -> str:
+        return f"{self.prefix}-drift-schedule-dlq"
+
+    @property
     def capture_stream(self) -> str:
         return f"{self.prefix}-capture"
 

@@ -142,3 +142,30 @@ class RolloutSettings:
             if "MODEL_NAMES" in env
             else None,
         )
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """What the drift function needs: where capture, reports, artifacts and state live."""
+
+    model_bucket: str
+    capture_bucket: str
+    registry_table: str
+    alerts_topic_arn: str
+    # A check left 'running' longer than this (a crashed invocation) may be taken over; above
+    # the function's timeout so a live check is never taken over.
+    check_lease_seconds: int = 960
+    # Optional: only a spec with retrain_on_drift uses it.
+    data_bucket: str = ""
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> DriftSettings:
+        env = os.environ if env is None else env
+        return cls(
+            model_bucket=_required(env, "MODEL_BUCKET"),
+            capture_bucket=_required(env, "CAPTURE_BUCKET"),
+            registry_table=_required(env, "REGISTRY_TABLE"),
+            alerts_topic_arn=_required(env, "ALERTS_TOPIC_ARN"),
+            check_lease_seconds=_int(env, "CHECK_LEASE_SECONDS", 960, minimum=1),
+            data_bucket=env.get("DATA_BUCKET", ""),
+        )

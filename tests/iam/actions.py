@@ -61,6 +61,20 @@ def _s3(call: Call, where: Where) -> list[Permission]:
         return [
             Permission("s3:PutObject", f"arn:{where.partition}:s3:::{bucket}/{call.params['Key']}")
         ]
+    if op == "CopyObject":
+        # The service authorization reference: PutObject on the target, GetObject (or
+        # GetObjectVersion with a version id) on the source.
+        source = call.params["CopySource"]
+        if isinstance(source, str):
+            path, _, query = source.lstrip("/").partition("?versionId=")
+            source = {"Bucket": path.split("/", 1)[0], "Key": path.split("/", 1)[1]}
+            if query:
+                source["VersionId"] = query
+        read = "s3:GetObjectVersion" if source.get("VersionId") else "s3:GetObject"
+        return [
+            Permission("s3:PutObject", f"arn:{where.partition}:s3:::{bucket}/{call.params['Key']}"),
+            Permission(read, f"arn:{where.partition}:s3:::{source['Bucket']}/{source['Key']}"),
+        ]
     if op in ("ListObjectsV2", "ListObjects"):
         context = {"s3:prefix": str(call.params.get("Prefix", ""))}
         return [Permission("s3:ListBucket", f"arn:{where.partition}:s3:::{bucket}", context)]

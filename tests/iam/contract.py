@@ -20,6 +20,7 @@ FUNCTIONS: dict[str, Callable[[ResourceNames, str | None], str]] = {
     "serving_setup": lambda names, _model: names.serving_setup_function,
     "rollout": lambda names, _model: names.rollout_function,
     "predict": lambda names, model: names.predict_function(model or "<MODEL_NAME unset>"),
+    "drift": lambda names, _model: names.drift_function,
 }
 
 

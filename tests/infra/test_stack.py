@@ -20,6 +20,8 @@ BASE_OUTPUTS = {
     "AlertsTopicArn",
     "TrainFunctionName",
     "RolloutFunctionName",
+    "DriftFunctionName",
+    "DriftScheduleQueueUrl",
     "ApiUrl",
     "ApiKeyId",
 }

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from mlops.clients import client
-from tests.integration.conftest import ServingStack, pin_predict_environment
+from mlops.examples import diabetes_csv
+from tests.integration.conftest import ServingStack, pin_predict_environment, train_and_promote
 
 SETOSA = {
     "sepal length (cm)": 5.1,
@@ -300,12 +301,15 @@ def test_missing_artifact_is_503_not_a_crash(
 
 
 def test_feedback_with_a_huge_integer_label_is_kept_exactly(
-    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     huge = 123456789012345678901234567890  # beyond 64 bits: orjson cannot write it
+    train_and_promote(serving_stack.training, "diabetes", diabetes_csv())
+    pin_predict_environment(monkeypatch, serving_stack.training, "diabetes", 1)
+    capsys.readouterr()
     status, body = serving_stack.call(
         "POST",
-        "/models/iris/feedback",
+        "/models/diabetes/feedback",
         json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": huge}]}),
     )
     assert (status, body) == (202, {"accepted": 1})
@@ -315,6 +319,66 @@ def test_feedback_with_a_huge_integer_label_is_kept_exactly(
         if '"capture":true' in line
     ]
     assert record["feedback"][0]["actual"] == huge
+
+
+def test_feedback_label_that_is_not_a_class_is_422_naming_the_classes(
+    serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    status, body = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": "banana"}]}),
+    )
+    assert (status, body["error"]["code"]) == (422, "schema_violation")
+    assert "'banana' is not a class" in body["error"]["message"]
+    assert "'setosa'" in body["error"]["message"]
+    assert body["error"]["details"]["violations"][0]["location"] == [
+        "body",
+        "feedback",
+        0,
+        "actual",
+    ]
+    assert '"capture":true' not in capsys.readouterr().out  # nothing stored
+
+
+def test_feedback_row_beyond_the_batch_limit_is_422(serving_stack: ServingStack) -> None:
+    status, body = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 5000, "actual": "setosa"}]}),
+    )
+    assert (status, body["error"]["code"]) == (422, "schema_violation")
+    assert "5000 is beyond any request" in body["error"]["message"]
+
+
+def test_feedback_row_at_the_last_batch_row_is_accepted(serving_stack: ServingStack) -> None:
+    status, _ = serving_stack.call(
+        "POST",
+        "/models/iris/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 999, "actual": "setosa"}]}),
+    )
+    assert status == 202
+
+
+def test_regression_feedback_that_is_not_a_number_is_422(
+    serving_stack: ServingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train_and_promote(serving_stack.training, "diabetes", diabetes_csv())
+    pin_predict_environment(monkeypatch, serving_stack.training, "diabetes", 1)
+    status, body = serving_stack.call(
+        "POST",
+        "/models/diabetes/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": "abc"}]}),
+    )
+    assert (status, body["error"]["code"]) == (422, "schema_violation")
+    assert "'abc' is not a number" in body["error"]["message"]
+    status, _ = serving_stack.call(
+        "POST",
+        "/models/diabetes/feedback",
+        json.dumps({"feedback": [{"request_id": "abc", "row": 0, "actual": 151.5}]}),
+    )
+    assert status == 202
 
 
 @pytest.mark.parametrize("actual", ["NaN", "Infinity"])

@@ -62,6 +62,41 @@ def test_regression_model_registers_with_regression_metrics(training_stack: Trai
     assert version.metrics["r2"] is not None and version.metrics["r2"] > 0.25
 
 
+def test_version_stores_its_drift_reference_with_sha256(training_stack: TrainingStack) -> None:
+    from mlops.drift import read_columns
+    from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
+
+    training_stack.upload("training/diabetes/d.csv", diabetes_csv())
+    run_handler(training_stack.receive_event())
+    version = registry(training_stack).get_version("diabetes", 1)
+    stored = {}
+    for name in (REFERENCE_FEATURES, REFERENCE_PREDICTIONS):
+        ref = version.artifacts[name]
+        assert ref.key == f"models/diabetes/v1/{name}"
+        body = (
+            client("s3")
+            .get_object(Bucket=training_stack.resources.names.model_bucket, Key=ref.key)["Body"]
+            .read()
+        )
+        assert hashlib.sha256(body).hexdigest() == ref.sha256
+        stored[name] = read_columns(body)
+    features = stored[REFERENCE_FEATURES]
+    assert features.columns.rows == 442  # every training row, not baseline.json's 500-value cap
+    assert features.metadata["rows_before_sampling"] == 442
+    assert set(features.columns.categorical) == {"sex"}
+    assert len(features.columns.numeric) == 9
+    predictions = stored[REFERENCE_PREDICTIONS].columns.numeric["prediction"]
+    metrics = json.loads(
+        client("s3")
+        .get_object(
+            Bucket=training_stack.resources.names.model_bucket,
+            Key=version.artifacts["metrics.json"].key,
+        )["Body"]
+        .read()
+    )
+    assert predictions.size == metrics["data"]["test_rows"]  # held-out rows: unbiased
+
+
 def test_url_encoded_key_with_spaces_is_decoded(training_stack: TrainingStack) -> None:
     training_stack.upload("training/iris/my upload (1).csv", iris_csv())
     event = training_stack.receive_event()

@@ -89,6 +89,24 @@ def test_a_versioned_read_needs_get_object_version() -> None:
     ]
 
 
+def test_a_copy_needs_put_on_the_target_and_get_on_the_source() -> None:
+    call = Call(
+        "s3",
+        "CopyObject",
+        {"Bucket": "d", "Key": "t/x", "CopySource": {"Bucket": "d", "Key": "l/y"}},
+    )
+    assert required_permissions(call, WHERE) == [
+        Permission("s3:PutObject", "arn:aws:s3:::d/t/x"),
+        Permission("s3:GetObject", "arn:aws:s3:::d/l/y"),
+    ]
+    versioned = Call(
+        "s3", "CopyObject", {"Bucket": "d", "Key": "t/x", "CopySource": "d/l/y?versionId=3"}
+    )
+    assert required_permissions(versioned, WHERE)[1] == Permission(
+        "s3:GetObjectVersion", "arn:aws:s3:::d/l/y"
+    )
+
+
 def test_a_transaction_needs_each_item_s_action() -> None:
     call = Call(
         "dynamodb",
@@ -185,7 +203,7 @@ def test_publishing_to_an_encrypted_topic_needs_its_data_key() -> None:
 def test_a_function_the_contract_does_not_know_fails_loudly() -> None:
     contract = Contract(_template(["s3:GetObject"], DATA_KEY), NAMES)
     with pytest.raises(LookupError, match="add it to FUNCTIONS"):
-        contract.violations("drift", None, PUBLISH)
+        contract.violations("no_such_function", None, PUBLISH)
     with pytest.raises(LookupError, match="no function named mlops-predict-wine"):
         contract.violations("predict", "wine", PUBLISH)
 

@@ -361,4 +361,6 @@ register_rollout_commands(app, console, _target)
 
 
 def main() -> None:
+    import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report`)
+
     app()

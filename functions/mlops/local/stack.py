@@ -29,8 +29,10 @@ from mlops.clients import client, reset_clients
 from mlops.local.api_server import LocalApi, serve_api
 from mlops.local.capture_store import S3CaptureSink
 from mlops.local.context import LocalContext
+from mlops.local.drift_schedule import LocalDriftSchedule
 from mlops.local.environments import LocalEnvironments
 from mlops.local.metrics_bridge import EmfToCloudWatch
+from mlops.local.outbox_mail import write_eml
 from mlops.local.provision import (
     LOCAL_REGION,
     LocalResources,
@@ -160,6 +162,9 @@ class LocalStack:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._threads += LocalDriftSchedule(
+            self.resources, self._stop, self.say, self.capture.flush
+        ).start()
         state = LocalState(
             endpoint_url=self.endpoint_url,
             api_url=self.api_url,
@@ -286,6 +291,7 @@ class LocalStack:
                 for message in messages:
                     envelope = json.loads(message["Body"])
                     self.say(f"[alert] {envelope.get('Subject')}\n{envelope.get('Message')}")
+                    write_eml(state_dir() / "outbox", envelope)
                     with outbox.open("a") as handle:
                         handle.write(
                             json.dumps(

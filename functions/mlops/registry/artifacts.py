@@ -14,7 +14,11 @@ CONTENT_TYPES = {
     ".onnx": "application/octet-stream",
     ".json": "application/json",
     ".md": "text/markdown; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
 }
+#: The drift reference of a version (mlops.drift.columnar), next to its other artifacts.
+REFERENCE_FEATURES = "reference/features.parquet"
+REFERENCE_PREDICTIONS = "reference/predictions.parquet"
 
 
 def sha256_hex(data: bytes) -> str:

@@ -31,6 +31,7 @@ from mlops.serving.errors import (
     ServingError,
     UnsupportedMediaTypeError,
 )
+from mlops.serving.feedback import feedback_violations
 from mlops.serving.runtime import ServingRuntime
 
 if TYPE_CHECKING:
@@ -340,7 +341,19 @@ class PredictionService:
     def _feedback(self, model_name: str, body: FeedbackRequest) -> dict[str, Any]:
         """The 202 answer's body; the feedback goes to capture, joined later on request ids."""
         self._check_model(model_name)
-        _, version, _ = self.runtime.require_model()
+        model, version, _ = self.runtime.require_model()
+        violations = feedback_violations(
+            body.feedback,
+            task=model.metadata.task,
+            classes=model.metadata.classes,
+            max_rows=self.settings.max_batch_rows,
+        )
+        if violations:
+            raise SchemaViolationError(
+                "; ".join(v["message"] for v in violations[:3])
+                + (f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""),
+                {"violations": violations[:100]},
+            )
         self.count_metric("feedback_items", len(body.feedback))
         self.capture.write(
             capture_record(

@@ -282,6 +282,22 @@ class DriftPolicy(_Strict):
         Field(ge=0, lt=1, description="Categorical: a JS distance never alerted at or below."),
     ] = 0.05
 
+    # Optional, off by default: a drift alert also starts a training run from the newest CSV
+    # under `retrain_from` (a prefix under `labelled/` in the data bucket, where the drift
+    # function may read; README "Drift checks").
+    retrain_on_drift: Annotated[
+        bool,
+        Field(description="On a drift alert, retrain from the newest CSV under retrain_from."),
+    ] = False
+    retrain_from: Annotated[
+        str | None,
+        Field(
+            pattern=r"^labelled/[A-Za-z0-9._=/-]*$",
+            description="Data-bucket prefix of labelled CSVs (under labelled/), e.g. "
+            "labelled/iris/.",
+        ),
+    ] = None
+
     @model_validator(mode="before")
     @classmethod
     def _retired_thresholds(cls, data: object) -> object:
@@ -294,6 +310,12 @@ class DriftPolicy(_Strict):
                     "`min_effect_sd` and `negligible_effect_sd` instead"
                 )
         return data
+
+    @model_validator(mode="after")
+    def _retrain_needs_a_source(self) -> DriftPolicy:
+        if self.retrain_on_drift and not self.retrain_from:
+            raise ValueError("drift: retrain_on_drift needs retrain_from (e.g. 'labelled/iris/')")
+        return self
 
     @model_validator(mode="after")
     def _negligible_below_minimum(self) -> DriftPolicy:

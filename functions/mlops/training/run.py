@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mlops.dataset import DataProblem, DataValidationError, check_file_size, read_training_csv
+from mlops.drift import CaptureWindow, Columns, write_reference
 from mlops.inference import ModelLoadError
 from mlops.inference.session import OnnxModel
 from mlops.notifications import Alerts, RegistryEvents
@@ -39,6 +40,7 @@ from mlops.registry import (
     run_id_for,
     sha256_hex,
 )
+from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
 from mlops.resources import TRAINING_PREFIX
 from mlops.spec import ModelSpec, SpecError, UnknownModelError, load_spec
 from mlops.training.gate import GateDecision, decide
@@ -286,11 +288,14 @@ def _store_version(
         "parity": candidate.parity.as_dict(),
         "data": summary,
     }
+    features, predictions = reference_files(spec, candidate, data)
     files = {
         "model.onnx": candidate.onnx_bytes,
         "baseline.json": _json_bytes(candidate.baseline),
         "metrics.json": _json_bytes(metrics_document),
         "card.md": card.encode(),
+        REFERENCE_FEATURES: features,
+        REFERENCE_PREDICTIONS: predictions,
     }
     refs = deps.artifacts.put_version(spec.name, version, files)
     created = now_iso()
@@ -309,6 +314,35 @@ def _store_version(
         feature_schema=[f.model_dump(mode="json") for f in spec.features],
         classes=candidate.classes,
     )
+
+
+def reference_files(spec: ModelSpec, candidate: Candidate, data: Any) -> tuple[bytes, bytes]:
+    """The drift reference: every training row's features (seeded sample above the cap) and
+    the ONNX model's predictions on the held-out rows, as Parquet (mlops.drift.columnar).
+
+    Predictions come from the held-out rows, not the training rows: a forest reproduces its
+    training labels, so its predictions there are sharper than on new traffic and the check
+    would flag that difference as drift. Features come from every row: the more reference
+    values, the smaller the shift a check can catch (README "Drift decisions").
+    """
+    columns = Columns(
+        numeric={f.name: data.numeric[:, i] for i, f in enumerate(spec.numeric_features)},
+        categorical={
+            f.name: data.categorical[:, i] for i, f in enumerate(spec.categorical_features)
+        },
+    )
+    held_out = candidate.held_out
+    outputs = candidate.model.predict(held_out.numeric, held_out.categorical).outputs
+    window = CaptureWindow(
+        inputs=Columns(),
+        predictions=(
+            np.asarray(outputs, np.float64)
+            if spec.task == "regression"
+            else np.asarray(outputs).astype(str).astype(object)
+        ),
+        requests=int(outputs.shape[0]),
+    )
+    return write_reference(columns, seed=spec.split.seed), window.to_parquet()[1]
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:
