@@ -6,7 +6,8 @@ would be `functions.mlops.x`) while the tests import `mlops.x`, and it only puts
 events are copied into `.mutmut/` with the packages at its top, and mutmut runs there. The
 repository itself is never modified.
 
-What is mutated and which tests run: `guarantees.toml`; survivors accepted as equivalent (no
+Each module is staged and run on its own (`.mutmut/<module>/`), with its own tests. What is
+mutated and which tests run: `guarantees.toml`; survivors accepted as equivalent (no
 test could tell them apart): `equivalent.toml`, each with its reason. Prints every surviving
 mutant with its diff and the score, and exits 1 if any survivor is not listed as equivalent.
 """
@@ -23,6 +24,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -43,12 +45,8 @@ def mutant_glob(module_path: str, function: str) -> str:
     return f"{module}.{mangled}__mutmut_*"
 
 
-def mutmut_settings(guarantees: dict[str, object]) -> str:
-    """The `[tool.mutmut]` and pytest settings of the staged pyproject.toml."""
-    modules = guarantees["module"]
-    assert isinstance(modules, list)
-    tests = guarantees["tests"]
-    assert isinstance(tests, list)
+def mutmut_settings(module: dict[str, Any]) -> str:
+    """The staged pyproject.toml: pytest's settings and `[tool.mutmut]` for one module."""
 
     def toml_list(items: list[str]) -> str:
         return "[" + ", ".join(f'"{item}"' for item in items) + "]"
@@ -61,9 +59,9 @@ def mutmut_settings(guarantees: dict[str, object]) -> str:
             "",
             "[tool.mutmut]",
             'source_paths = ["mlops"]',
-            f"only_mutate = {toml_list([m['path'] for m in modules])}",
+            f"only_mutate = {toml_list([module['path']])}",
             f"also_copy = {toml_list([*PACKAGES[1:], *COPIED])}",
-            f"pytest_add_cli_args_test_selection = {toml_list(tests)}",
+            f"pytest_add_cli_args_test_selection = {toml_list(module['tests'])}",
             # A mutant that loops (e.g. `candidate += 1` -> `-= 1`) is cut off quickly.
             "timeout_multiplier = 5.0",
             "timeout_constant = 10.0",
@@ -72,32 +70,34 @@ def mutmut_settings(guarantees: dict[str, object]) -> str:
     )
 
 
-def stage(guarantees: dict[str, object]) -> None:
-    """A fresh `.mutmut/`: packages at its top, tests, specs, events, a pyproject."""
-    shutil.rmtree(STAGE, ignore_errors=True)
-    STAGE.mkdir()
+def stage(folder: Path, module: dict[str, Any]) -> None:
+    """A fresh staging folder: packages at its top, tests, specs, events, a pyproject."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
-        shutil.copytree(ROOT / "functions" / package, STAGE / package, ignore=ignore)
-    for folder in COPIED:
-        shutil.copytree(ROOT / folder, STAGE / folder, ignore=ignore)
-    (STAGE / "pyproject.toml").write_text(mutmut_settings(guarantees))
+        shutil.copytree(ROOT / "functions" / package, folder / package, ignore=ignore)
+    for name in COPIED:
+        shutil.copytree(ROOT / name, folder / name, ignore=ignore)
+    (folder / "pyproject.toml").write_text(mutmut_settings(module))
 
 
-def mutmut(*arguments: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+def mutmut(
+    folder: Path, *arguments: str, capture: bool = False
+) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="repeatable")
     command = [str(Path(sys.executable).with_name("mutmut")), *arguments]
     return subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
-        command, cwd=STAGE, env=environment, text=True, capture_output=capture, check=False
+        command, cwd=folder, env=environment, text=True, capture_output=capture, check=False
     )
 
 
-def statuses(globs: list[str]) -> dict[str, str]:
+def statuses(folder: Path, globs: list[str]) -> dict[str, str]:
     """Every mutant of the listed functions and its status (killed, survived, timeout...).
 
     `mutmut results` lists every function of a mutated file; keep the listed ones.
     """
-    listing = mutmut("results", "--all", "true", capture=True).stdout
+    listing = mutmut(folder, "results", "--all", "true", capture=True).stdout
     found: dict[str, str] = {}
     for line in listing.splitlines():
         match = re.match(r"^\s*(\S+__mutmut_\d+): (.+)$", line)
@@ -106,8 +106,36 @@ def statuses(globs: list[str]) -> dict[str, str]:
     return found
 
 
+def run_module(
+    module: dict[str, Any], only: str | None, max_children: int
+) -> tuple[dict[str, str], Path] | None:
+    """Stage and mutate one module's listed functions; their mutants' statuses."""
+    globs = [
+        mutant_glob(module["path"], function)
+        for function in module["functions"]
+        if not only or only in f"{module['path']}:{function}"
+    ]
+    if not globs:
+        return None
+    folder = STAGE / module["path"].removesuffix(".py").replace("/", "-")
+    stage(folder, module)
+    started = time.monotonic()
+    print(f"== {module['path']}: {', '.join(module['functions'])}", flush=True)
+    run = mutmut(folder, "run", "--max-children", str(max_children), *globs, capture=True)
+    if run.returncode != 0:
+        print(run.stdout[-3000:], run.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"mutmut run failed for {module['path']} (exit {run.returncode})")
+    found = statuses(folder, globs)
+    killed = sum(status == "killed" for status in found.values())
+    print(
+        f"   {killed}/{len(found)} killed in {(time.monotonic() - started) / 60:.1f} min",
+        flush=True,
+    )
+    return found, folder
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
         "--only", help="mutate only functions whose `path:function` contains this text"
@@ -116,34 +144,27 @@ def main() -> int:
     guarantees = tomllib.loads((HERE / "guarantees.toml").read_text())
     equivalent = tomllib.loads((HERE / "equivalent.toml").read_text()).get("mutant", [])
     accepted = {entry["name"]: entry["reason"] for entry in equivalent}
-    globs = [
-        mutant_glob(module["path"], function)
-        for module in guarantees["module"]
-        for function in module["functions"]
-        if not options.only or options.only in f"{module['path']}:{function}"
-    ]
-    stage(guarantees)
     started = time.monotonic()
-    run = mutmut("run", "--max-children", str(options.max_children), *globs)
-    elapsed = time.monotonic() - started
-    if run.returncode != 0:
-        print(f"mutmut run failed (exit {run.returncode})", file=sys.stderr)
-        return run.returncode
-
-    results = statuses(globs)
-    total = len(results)
-    left = {name: status for name, status in results.items() if status != "killed"}
-    unexplained = {name: status for name, status in left.items() if name not in accepted}
-    print(f"\nmutants of the guarantee functions: {total}, in {elapsed / 60:.1f} min")
-    for name, status in sorted(left.items()):
+    results: dict[str, str] = {}
+    left: dict[str, Path] = {}
+    for module in guarantees["module"]:
+        outcome = run_module(module, options.only, options.max_children)
+        if outcome is None:
+            continue
+        found, folder = outcome
+        results.update(found)
+        left.update({name: folder for name, status in found.items() if status != "killed"})
+    unexplained = [name for name in left if name not in accepted]
+    for name, folder in sorted(left.items()):
         reason = accepted.get(name)
-        print(f"\n--- {name}: {status}" + (f" (equivalent: {reason})" if reason else ""))
+        print(f"\n--- {name}: {results[name]}" + (f" (equivalent: {reason})" if reason else ""))
         if reason is None:
-            print(mutmut("show", name, capture=True).stdout)
-    killed = total - len(left)
+            print(mutmut(folder, "show", name, capture=True).stdout.strip())
+    total = len(results)
     print(
-        f"\nkilled {killed} of {total}; {len(left) - len(unexplained)} survivors listed as "
-        f"equivalent, {len(unexplained)} unexplained"
+        f"\nmake mutate: killed {total - len(left)} of {total} mutants of the guarantee "
+        f"functions in {(time.monotonic() - started) / 60:.1f} min; {len(left) - len(unexplained)} "
+        f"survivors listed as equivalent, {len(unexplained)} unexplained"
     )
     return 1 if unexplained else 0
 
