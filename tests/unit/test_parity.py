@@ -146,3 +146,31 @@ def test_regression_difference_below_one_is_absolute() -> None:
     )
     with pytest.raises(ParityError):
         _regression([0.2], [0.2 + 1.5 * REGRESSION_RELATIVE_TOLERANCE])
+
+
+def test_a_gap_of_exactly_the_tolerance_passes() -> None:
+    # 0 vs 1e-4 is exactly the tolerance in floating point: the limit is inclusive.
+    pipeline = _Pipeline(probabilities=np.array([[0.0, 1.0]]), labels=np.array(["b"]))
+    model = _Model("classification", Prediction(np.array(["b"]), np.array([[1e-4, 1.0]])))
+    numeric = np.zeros((1, 1))
+    report = check_parity(pipeline, model, numeric, numeric, numeric)  # type: ignore[arg-type]
+    assert report.max_abs_difference == PROBABILITY_TOLERANCE
+    assert _regression([0.0], [REGRESSION_RELATIVE_TOLERANCE]).max_abs_difference == (
+        REGRESSION_RELATIVE_TOLERANCE
+    )
+
+
+def test_top_two_exactly_the_tolerance_apart_count_as_a_tie() -> None:
+    pipeline = _Pipeline(probabilities=np.array([[1e-4, 0.0, 0.0]]), labels=np.array(["a"]))
+    model = _Model("classification", Prediction(np.array(["b"]), np.array([[1e-4, 0.0, 0.0]])))
+    numeric = np.zeros((1, 1))
+    report = check_parity(pipeline, model, numeric, numeric, numeric)  # type: ignore[arg-type]
+    assert report.label_agreement == 0.0
+
+
+def test_two_classes_can_tie() -> None:
+    pipeline = _Pipeline(probabilities=np.array([[0.5, 0.5]]), labels=np.array(["a"]))
+    model = _Model("classification", Prediction(np.array(["b"]), np.array([[0.5, 0.5]])))
+    numeric = np.zeros((1, 1))
+    report = check_parity(pipeline, model, numeric, numeric, numeric)  # type: ignore[arg-type]
+    assert report.label_agreement == 0.0
