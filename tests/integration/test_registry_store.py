@@ -7,11 +7,16 @@ fails these tests on every run (a thread race caught a removed `attribute_not_ex
 
 from __future__ import annotations
 
+import hashlib
+import time
+from typing import Any
+
 import pytest
 
 from mlops.clients import client
-from mlops.registry import ModelVersion, Problem, RegistryStore, SourceObject, now_iso
-from mlops.registry.exceptions import RunLostError
+from mlops.registry import ModelVersion, Problem, RegistryStore, SourceObject, now_iso, run_id_for
+from mlops.registry.exceptions import RunInProgressError, RunLostError
+from mlops.registry.store import MAX_ALLOCATION_ATTEMPTS
 from tests.integration.conftest import TrainingStack
 
 
@@ -168,3 +173,153 @@ def test_a_finished_run_is_not_claimed_again(training_stack: TrainingStack) -> N
 
     assert store.claim_run("iris", source, lease_seconds=600) is None
     assert store.get_run("iris", run.run_id).status == "failed"  # type: ignore[union-attr]
+
+
+def test_run_id_is_the_hash_of_the_objects_documented_identity() -> None:
+    """`<bucket>/<key>#<version id or empty>#<etag>`, sha256, first 32 hex digits: ids already
+    in registries stay valid only if this never changes."""
+    versioned = SourceObject(bucket="b", key="training/iris/a.csv", version_id="v1", etag="e")
+    unversioned = SourceObject(bucket="b", key="training/iris/a.csv", etag="e")
+    assert run_id_for(versioned) == hashlib.sha256(b"b/training/iris/a.csv#v1#e").hexdigest()[:32]
+    assert run_id_for(unversioned) == hashlib.sha256(b"b/training/iris/a.csv##e").hexdigest()[:32]
+
+
+def test_a_live_lease_is_not_taken_over(training_stack: TrainingStack) -> None:
+    store = _store(training_stack)
+    source = _source(training_stack, "a")
+    before = int(time.time())
+    run = store.claim_run("iris", source, lease_seconds=600)
+    assert run is not None and before + 600 <= run.lease_until <= int(time.time()) + 600
+
+    with pytest.raises(RunInProgressError) as busy:
+        store.claim_run("iris", source, lease_seconds=600)
+
+    assert str(busy.value) == (
+        f"run {run.run_id} for s3://{source.bucket}/{source.key} is being processed by "
+        "another invocation"
+    )
+    current = store.get_run("iris", run.run_id)
+    assert current is not None and current.claim_token == run.claim_token
+
+
+def test_a_takeover_carries_the_last_error_and_counts_the_attempt(
+    training_stack: TrainingStack,
+) -> None:
+    store = _store(training_stack)
+    source = _source(training_stack, "a")
+    first = store.claim_run("iris", source, lease_seconds=600)
+    assert first is not None
+    store.release_run(first, "E" * 2000)  # an unexpected error gives the lease up at once
+
+    second = store.claim_run("iris", source, lease_seconds=600)
+
+    assert second is not None
+    assert (second.attempts, second.last_error) == (1, "E" * 1000)  # kept, truncated to 1000
+    recorded = store.get_run("iris", second.run_id)
+    assert recorded is not None and recorded.last_error == "E" * 1000
+
+
+def test_fail_run_returns_what_it_recorded(training_stack: TrainingStack) -> None:
+    store = _store(training_stack)
+    run = store.claim_run("iris", _source(training_stack, "a"), lease_seconds=600)
+    assert run is not None
+    problems = [Problem(code="bad", message="bad data")]
+
+    failed = store.fail_run(run, problems)
+
+    recorded = store.get_run("iris", run.run_id)
+    assert recorded is not None
+    assert (failed.status, failed.problems, failed.finished_at) == (
+        "failed",
+        problems,
+        recorded.finished_at,
+    )
+    assert (recorded.status, recorded.problems) == ("failed", problems)
+    assert failed.finished_at is not None
+
+
+def test_allocation_reads_the_latest_number_instead_of_probing_taken_ones(
+    training_stack: TrainingStack,
+) -> None:
+    """Three versions exist: the next run allocates v4 in one conditional write, and remembers
+    it on the run (asking again returns it, without writing)."""
+    writes: list[int] = []
+    dynamodb = client("dynamodb")
+
+    class CountingClient:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(dynamodb, name)
+
+        def transact_write_items(self, **arguments: Any) -> Any:
+            writes.append(len(arguments["TransactItems"]))
+            return dynamodb.transact_write_items(**arguments)
+
+    store = _store(training_stack)
+    for name in ("a", "b", "c"):
+        earlier = store.claim_run("iris", _source(training_stack, name), lease_seconds=600)
+        assert earlier is not None and store.allocate_version(earlier, {}) > 0
+    counted = RegistryStore(CountingClient(), training_stack.resources.names.registry_table)
+    run = counted.claim_run("iris", _source(training_stack, "d"), lease_seconds=600)
+    assert run is not None
+
+    assert counted.allocate_version(run, {}) == 4
+    assert (writes, run.version) == ([2], 4)
+    assert counted.allocate_version(run, {}) == 4
+    assert writes == [2]
+
+
+def test_allocation_gives_up_after_a_bounded_number_of_attempts(
+    training_stack: TrainingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(training_stack)
+    for number in range(1, MAX_ALLOCATION_ATTEMPTS + 1):  # every number it will try is taken
+        other = store.claim_run("iris", _source(training_stack, f"o{number}"), lease_seconds=600)
+        assert other is not None and store.allocate_version(other, {}) == number
+    run = store.claim_run("iris", _source(training_stack, "late"), lease_seconds=600)
+    assert run is not None
+    monkeypatch.setattr(store, "latest_version_number", lambda model: 0)  # a stale read
+
+    with pytest.raises(RuntimeError) as exhausted:
+        store.allocate_version(run, {})
+
+    assert str(exhausted.value) == (
+        f"could not allocate a version for iris after {MAX_ALLOCATION_ATTEMPTS} attempts"
+    )
+    assert store.get_run("iris", run.run_id).version is None  # type: ignore[union-attr]
+
+
+def test_run_lost_errors_name_the_run(training_stack: TrainingStack) -> None:
+    store = _store(training_stack)
+    source = _source(training_stack, "a")
+    old = store.claim_run("iris", source, lease_seconds=-60)
+    assert old is not None
+    assert store.allocate_version(old, {}) == 1
+    assert store.claim_run("iris", source, lease_seconds=600) is not None
+    stale = old.model_copy(update={"version": None})
+
+    with pytest.raises(RunLostError, match=rf"^run {old.run_id} was taken over$"):
+        store.fail_run(old, [])
+    with pytest.raises(RunLostError, match=rf"^run {old.run_id} was taken over$"):
+        store.allocate_version(stale, {})
+    with pytest.raises(RunLostError, match=rf"^run {old.run_id} lost its claim on v1$"):
+        store.complete_version(old, _version_record(old.run_id, 1))
+
+
+def test_items_say_what_they_are(training_stack: TrainingStack) -> None:
+    """Each item carries `kind` (run / version), the registry table's own description of its
+    rows for anyone reading the table directly."""
+    store = _store(training_stack)
+    run = store.claim_run("iris", _source(training_stack, "a"), lease_seconds=600)
+    assert run is not None
+    store.allocate_version(run, {})
+    table = training_stack.resources.names.registry_table
+
+    def kind(sk: str) -> str:
+        item = client("dynamodb").get_item(
+            TableName=table, Key={"pk": {"S": "MODEL#iris"}, "sk": {"S": sk}}
+        )["Item"]
+        return str(item["kind"]["S"])
+
+    assert (kind(f"RUN#{run.run_id}"), kind("VERSION#00000001")) == ("run", "version")
+    store.complete_version(run, _version_record(run.run_id, 1))
+    assert kind("VERSION#00000001") == "version"
