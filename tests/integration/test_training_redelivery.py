@@ -8,6 +8,7 @@ check what the redelivery does.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from mlops.clients import client
-from mlops.examples import iris_csv
+from mlops.examples import broken_iris_csv, iris_csv
 from mlops.notifications import RegistryEvents
-from mlops.registry import ArtifactStore, RegistryStore, run_id_for
-from mlops.training.run import process_training_object
+from mlops.registry import ArtifactStore, RegistryStore, SourceObject, run_id_for
+from mlops.training.run import RunOutcome, process_training_object
 from tests.integration.conftest import TrainingStack
 from tests.integration.test_training_flow import run_handler
 from train.handler import dependencies, objects_in_message
@@ -89,13 +90,16 @@ def test_model_registered_lost_to_an_outage_is_sent_on_redelivery(
     assert run_handler(event) == {"batchItemFailures": []}
 
     [(detail_type, detail)] = events.drain()
+    version = store.get_version("iris", 1)
     assert detail_type == "ModelRegistered"
-    assert (detail["model"], detail["version"], detail["run_id"], detail["status"]) == (
-        "iris",
-        1,
-        run.run_id,
-        "registered",
-    )
+    assert detail == {
+        "model": "iris",
+        "version": 1,
+        "run_id": run.run_id,
+        "status": "registered",
+        "metrics": version.metrics,
+        "comparison": version.comparison,
+    }
     assert detail["metrics"]["f1_macro"] > 0.85
     assert store.list_runs("iris")[0].notified
     assert [v.version for v in store.list_versions("iris")] == [1]
@@ -127,11 +131,25 @@ def test_model_rejected_lost_to_an_outage_is_sent_on_redelivery(
     assert run_handler(event) == {"batchItemFailures": []}
 
     [(detail_type, detail)] = events.drain()
+    version = store.get_version("iris", 1)
     assert detail_type == "ModelRejected"
-    assert (detail["version"], detail["run_id"], detail["status"]) == (1, run.run_id, "rejected")
-    assert "below the floor" in detail["comparison"]["reason"]
+    assert detail == {
+        "model": "iris",
+        "version": 1,
+        "run_id": run.run_id,
+        "status": "rejected",
+        "metrics": version.metrics,
+        "comparison": version.comparison,
+    }
+    reason = version.comparison["reason"]
+    assert "below the floor" in reason
     [alert] = training_stack.alerts()
     assert alert["Subject"] == "[mlops] iris v1 rejected by its quality gate"
+    assert alert["Message"] == (
+        f"Model iris v1, trained from s3://{training_stack.data_bucket}/training/iris/a.csv, "
+        f"was rejected: {reason}.\nNothing changed in serving."
+    )
+    assert _attributes(alert) == {"model": "iris", "kind": "candidate_rejected"}
     assert store.list_runs("iris")[0].notified
     assert store.get_version("iris", 1).status == "rejected"
 
@@ -195,3 +213,86 @@ def test_second_delivery_of_a_finished_run_is_a_duplicate_and_changes_nothing(
     assert [(v.version, v.status) for v in store.list_versions("iris")] == [(1, "registered")]
     assert events.drain() == []
     assert training_stack.alerts() == []
+
+
+@pytest.mark.parametrize("key", ["elsewhere/iris/a.csv", "training/a.csv"])
+def test_an_object_outside_training_model_is_ignored_with_a_warning(
+    training_stack: TrainingStack, caplog: pytest.LogCaptureFixture, key: str
+) -> None:
+    source = SourceObject(bucket=training_stack.data_bucket, key=key, etag="e")
+    with caplog.at_level(logging.INFO, logger="mlops.training.run"):
+        outcome = process_training_object(source, dependencies())
+
+    assert outcome == RunOutcome("ignored", model="", reason="key outside training/<model>/")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ignoring {key}: not under training/<model>/"
+    ]
+    assert _store(training_stack).list_models() == []
+
+
+def test_a_duplicate_delivery_is_logged_with_its_object(
+    training_stack: TrainingStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    training_stack.upload("training/iris/bad.csv", broken_iris_csv())
+    event = training_stack.receive_event()
+    [source] = objects_in_message(event["Records"][0]["body"])
+    process_training_object(source, dependencies())
+
+    with caplog.at_level(logging.INFO, logger="mlops.training.run"):
+        assert process_training_object(source, dependencies()) == RunOutcome(
+            "duplicate", model="iris"
+        )
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"duplicate delivery of s3://{source.bucket}/training/iris/bad.csv: already processed"
+    ]
+
+
+def test_a_failed_run_reports_every_reason_in_its_outcome(training_stack: TrainingStack) -> None:
+    training_stack.upload("training/iris/bad.csv", broken_iris_csv())
+    event = training_stack.receive_event()
+    [source] = objects_in_message(event["Records"][0]["body"])
+
+    outcome = process_training_object(source, dependencies())
+
+    [run] = _store(training_stack).list_runs("iris")
+    assert len(run.problems) == 3
+    assert outcome == RunOutcome(
+        "failed",
+        model="iris",
+        run_id=run.run_id,
+        reason="; ".join(problem.message for problem in run.problems),
+    )
+
+
+def _attributes(alert: dict[str, Any]) -> dict[str, str]:
+    return {name: value["Value"] for name, value in alert["MessageAttributes"].items()}
+
+
+def test_a_failed_run_is_announced_in_full(training_stack: TrainingStack) -> None:
+    """The alert a person reads and the TrainingFailed event a machine reads, word for word:
+    what failed, where the file is, and every reason with its code."""
+    events = RegistryEventQueue()
+    training_stack.upload("training/iris/bad.csv", broken_iris_csv())
+    assert run_handler(training_stack.receive_event()) == {"batchItemFailures": []}
+    [run] = _store(training_stack).list_runs("iris")
+    reasons = "\n".join(f"- [{p.code}] {p.message}" for p in run.problems)
+
+    [alert] = training_stack.alerts()
+    assert alert["Subject"] == "[mlops] training failed for iris"
+    assert alert["Message"] == (
+        f"Training run {run.run_id} for model iris failed; no version was created and serving "
+        f"is unchanged.\nFile: s3://{training_stack.data_bucket}/training/iris/bad.csv\n"
+        f"Reasons:\n{reasons}"
+    )
+    assert _attributes(alert) == {"model": "iris", "kind": "training_failed"}
+    assert events.drain() == [
+        (
+            "TrainingFailed",
+            {
+                "model": "iris",
+                "run_id": run.run_id,
+                "problems": [problem.model_dump() for problem in run.problems],
+            },
+        )
+    ]
