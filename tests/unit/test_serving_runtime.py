@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +95,13 @@ def _load(version: int, registry: _Registry, artifacts: _Artifacts) -> Any:
 def test_the_pinned_version_is_loaded_and_served(iris_onnx: bytes) -> None:
     served = _version(iris_onnx)
     registry, artifacts = _Registry(served), _Artifacts(iris_onnx)
+    settings = _settings(3)
 
-    runtime = _load(3, registry, artifacts)
+    started = time.perf_counter()
+    runtime = load_runtime(settings, registry, artifacts)  # type: ignore[arg-type]
+    took = time.perf_counter() - started
+
+    assert runtime.settings is settings
 
     assert registry.asked == [("iris", 3)]
     assert artifacts.asked == [served.model_artifact]
@@ -104,7 +110,7 @@ def test_the_pinned_version_is_loaded_and_served(iris_onnx: bytes) -> None:
     assert version is served
     assert model.metadata.numeric_features == FEATURES
     assert schema.names == frozenset(FEATURES)
-    assert runtime.load_seconds > 0
+    assert 0 < runtime.load_seconds <= took
 
 
 def test_no_pinned_version_answers_no_production_model() -> None:
@@ -150,6 +156,7 @@ def test_an_artifact_failing_its_sha256_is_refused(
         (MalformedVersionError("no 'status'"), None, None, "MalformedVersionError"),
         (None, b"not onnx", None, "ModelLoadError"),
         (None, None, ModelLoadError("gone"), "ModelLoadError"),
+        # Outages are logged with their traceback (logger.exception), not in the message.
         (None, None, ConnectionError("S3 is unreachable"), "ConnectionError"),
         (ConnectionError("DynamoDB is unreachable"), None, None, "ConnectionError"),
     ],
@@ -175,7 +182,15 @@ def test_a_version_that_cannot_load_answers_503_with_the_reason(
     assert runtime.unavailable.details == {"reason": reason}
     assert (runtime.model, runtime.version, runtime.schema) == (None, None, None)
     assert runtime.load_seconds == 0.0
-    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["cannot load iris v3"]
+    cause = registry_error or artifact_error
+    expected = (
+        "cannot load iris v3"
+        if isinstance(cause, ConnectionError)
+        else f"cannot load iris v3: {cause or 'artifact is not a loadable ONNX model'}"
+    )
+    [record] = caplog.records
+    assert record.getMessage().startswith(expected)
+    assert (record.exc_info is not None) == isinstance(cause, ConnectionError)
 
 
 # -- the sha256 check itself ------------------------------------------------------------------
