@@ -95,22 +95,38 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     # Cold start against each scikit-learn handler measured: the same handler on a joblib
     # pickle (like for like, as the warm comparison), and two bare hand-rolled ones.
+    # Judged on the per-round ratios' 95% interval, not on one median: with a few fresh
+    # processes per side the median moved by 5-7 points between two runs.
     cold = results["cold"]
     for key, against in (
         ("ratio_total_vs_sklearn_handler", "the same handler on scikit-learn/joblib"),
         ("ratio_total_vs_sklearn_s3", "a minimal scikit-learn handler, pickle from S3"),
         ("ratio_total", "a minimal scikit-learn handler, pickle on local disk"),
     ):
+        spread = cold["spread"][key]
         targets.append(
             {
                 "target": f"cold start <= {MAX_COLD_START_RATIO:.0%} of {against} "
-                "(import + load + first request, median)",
-                "measured": f"{cold[key]:.0%}",
-                "pass": cold[key] <= MAX_COLD_START_RATIO,
+                "(import + load + first request, median of per-round ratios)",
+                "measured": f"{spread['median']:.0%} (95% interval {spread['ci95_low']:.0%}-"
+                f"{spread['ci95_high']:.0%}; rounds {spread['min']:.0%}-{spread['max']:.0%}, "
+                f"n={spread['rounds']})",
+                "pass": spread["ci95_high"] <= MAX_COLD_START_RATIO,
+                "verdict": cold_verdict(spread, MAX_COLD_START_RATIO),
                 "headline": key == "ratio_total_vs_sklearn_handler",
             }
         )
     return targets
+
+
+def cold_verdict(spread: dict[str, Any], limit: float) -> str:
+    """PASS when the whole 95% interval is under the limit, MISS when it is over it, and
+    undecided when the interval straddles it (this run cannot tell the target from noise)."""
+    if spread["ci95_high"] <= limit:
+        return "PASS"
+    if spread["ci95_low"] > limit:
+        return "**MISS**"
+    return "**UNDECIDED** (interval straddles the target)"
 
 
 def _us(stats: dict[str, float]) -> str:
@@ -154,7 +170,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     for target in results["targets"]:
         lines.append(
             f"| {target['target']} | {target['measured']} | "
-            f"{'PASS' if target['pass'] else '**MISS**'} |"
+            f"{target.get('verdict') or ('PASS' if target['pass'] else '**MISS**')} |"
         )
     lines += [
         "",
@@ -225,7 +241,25 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| ratio ours / minimal scikit-learn handler from S3 | | | "
         f"| {cold['ratio_total_vs_sklearn_s3']:.0%} | {cold['ratio_wall_vs_sklearn_s3']:.0%} |",
         "",
+        "Per-round ratios of import + load + request (each round starts every handler once, "
+        "the order rotated): their median, the median's 95% bootstrap interval, and the range "
+        "over rounds. A target is met beyond noise only if the interval is under it.",
+        "",
+        "| ours / | rounds | median | 95% interval | min - max |",
+        "|---|---:|---:|---:|---:|",
     ]
+    for key, against in (
+        ("ratio_total_vs_sklearn_handler", "the same handler on scikit-learn"),
+        ("ratio_total_vs_sklearn_s3", "minimal scikit-learn handler from S3"),
+        ("ratio_total", "minimal scikit-learn handler"),
+    ):
+        spread = cold["spread"][key]
+        lines.append(
+            f"| {against} | {spread['rounds']} | {spread['median']:.0%} "
+            f"| {spread['ci95_low']:.0%} - {spread['ci95_high']:.0%} "
+            f"| {spread['min']:.0%} - {spread['max']:.0%} |"
+        )
+    lines.append("")
     imports = cold["imports"]["median_s"]
     lines += [
         f"Imports alone (median of {cold['imports']['runs']} fresh processes): "

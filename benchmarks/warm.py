@@ -36,6 +36,7 @@ import numpy as np
 
 from benchmarks.sklearn_model import SklearnModel
 from benchmarks.stack import LABELS, MODELS, BenchStack, feature_names, lambda_context
+from mlops.training.onnx_export import PROBABILITY_TOLERANCE
 
 EVENT_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "apigw_predict.json"
 VARIANTS = ("handler_onnx", "handler_sklearn", "session_run", "sklearn_predict_proba")
@@ -184,8 +185,15 @@ def handle_without_flush(service: Any, event: dict[str, Any], context: Any) -> A
         service.metrics.clear_metrics()
 
 
+class BenchmarkParityError(RuntimeError):
+    """The ONNX handler and the scikit-learn handler disagree: timing them would compare two
+    different models, so the benchmark stops instead."""
+
+
 def _check(calls: dict[str, Callable[[], Any]], rows: int) -> dict[str, Any]:
-    """Both handlers answer 200 with the same labels and near-equal probabilities."""
+    """Both handlers answer 200 with probabilities within the training parity tolerance
+    (1e-4) and the same labels, except where the top two probabilities tie within it (the rule
+    of `mlops.training.onnx_export.check_parity`); BenchmarkParityError otherwise."""
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         answers = {name: calls[name]() for name in ("handler_onnx", "handler_sklearn")}
     bodies = {}
@@ -195,8 +203,19 @@ def _check(calls: dict[str, Callable[[], Any]], rows: int) -> dict[str, Any]:
         bodies[name] = json.loads(answer["body"])
     onnx, sk = bodies["handler_onnx"], bodies["handler_sklearn"]
     assert len(onnx["predictions"]) == rows
-    gap = float(np.max(np.abs(np.asarray(onnx["probabilities"]) - np.asarray(sk["probabilities"]))))
-    agree = float(np.mean(np.asarray(onnx["predictions"]) == np.asarray(sk["predictions"])))
+    onnx_probabilities = np.asarray(onnx["probabilities"], dtype=np.float64)
+    sk_probabilities = np.asarray(sk["probabilities"], dtype=np.float64)
+    gap = float(np.max(np.abs(onnx_probabilities - sk_probabilities)))
+    same_label = np.asarray(onnx["predictions"]) == np.asarray(sk["predictions"])
+    agree = float(np.mean(same_label))
+    top_two = np.sort(sk_probabilities, axis=1)[:, -2:]
+    near_tie = top_two[:, 1] - top_two[:, 0] <= PROBABILITY_TOLERANCE
+    if gap > PROBABILITY_TOLERANCE or np.any(~same_label & ~near_tie):
+        raise BenchmarkParityError(
+            f"{rows} row(s): the ONNX handler's probabilities differ from scikit-learn's by up "
+            f"to {gap:.2e} (tolerance {PROBABILITY_TOLERANCE:.0e}) and its labels agree on "
+            f"{agree:.2%} of rows; not timing two different models"
+        )
     return {
         "max_probability_gap": gap,
         "label_agreement": agree,

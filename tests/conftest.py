@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+
+# Property tests draw the same examples on every run, so a red suite is red again on a rerun
+# and never flips on a lucky draw; `HYPOTHESIS_PROFILE=explore` searches afresh (new seeds) to
+# look for new counter-examples on purpose.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -100,6 +100,7 @@ def test_invoke_permissions_target_the_alias_once_it_exists(synthesized: Synthes
             for logical_id, r in synthesized.resources("Custom::LiveAlias").items()
             if r["Properties"]["ModelName"] == model
         ]
+        assert len(live_alias) == 1  # else the subset check below holds for an empty set
         for permission in mine:
             assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
             assert permission["Properties"]["Action"] == "lambda:InvokeFunction"

@@ -9,7 +9,7 @@ import pytest
 from mlops.clients import client
 from mlops.examples import iris_csv
 from mlops.local.provision import ensure_predict_function
-from mlops.registry import RegistryStore
+from mlops.registry import RegistryStore, VersionNotFoundError
 from mlops.rollout import PromotionError, ensure_serving, promote
 from serving_setup.handler import handler as setup_handler
 from tests.integration.conftest import TrainingStack, lambda_context, train_and_promote
@@ -94,7 +94,7 @@ def test_only_registered_versions_can_be_promoted(
     from mlops.registry.store import _model_pk, _to_item, _version_sk
 
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
-    with pytest.raises(Exception, match="no version 1"):
+    with pytest.raises(VersionNotFoundError, match="iris has no version 1"):
         promote(store, client("lambda"), predict_function, "iris", 1)
 
     train_and_promote(training_stack, "iris", iris_csv())

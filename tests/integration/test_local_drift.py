@@ -27,7 +27,7 @@ from mlops.examples import diabetes_csv
 from mlops.local.stack import LocalStack
 from mlops.spec.files import SPECS_DIR_ENV
 from mlops.spec.loader import _load_cached
-from tests.integration.test_local_stack import MODELS, _free_port, _http
+from tests.integration.test_local_stack import MODELS, _http, _wait_for
 
 NUMERIC = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 BATCH = 25
@@ -47,9 +47,8 @@ def drift_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
-    stack = LocalStack(
-        moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
-    )
+    # Port 0: the servers bind a free port and the stack reads it back (no probe-then-bind race).
+    stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
     stack.start()
     yield stack
     stack.stop()
@@ -101,7 +100,13 @@ def _emails() -> list[email.message.EmailMessage]:
 
 
 def _drift_subjects() -> list[str]:
-    return [str(m["Subject"]) for m in _emails() if "diabetes v1" in str(m["Subject"])]
+    """The drift and quality alerts on diabetes v1 (the rollout's "promoted" alert is not one)."""
+    return [
+        str(m["Subject"])
+        for m in _emails()
+        if "diabetes v1" in str(m["Subject"])
+        and any(word in str(m["Subject"]) for word in ("drift", "quality"))
+    ]
 
 
 def test_drift_lifecycle_through_http_and_cli(drift_local: LocalStack, tmp_path: Path) -> None:
@@ -112,7 +117,8 @@ def test_drift_lifecycle_through_http_and_cli(drift_local: LocalStack, tmp_path:
     trained = CliRunner().invoke(app, ["train", "diabetes", str(data), "--timeout", "120"])
     assert trained.exit_code == 0, trained.output
     assert CliRunner().invoke(app, ["promote", "diabetes", "1"]).exit_code == 0
-    time.sleep(1.2)  # the local API re-reads alias `live` at most once a second
+    # The local API re-reads alias `live` on its own schedule: wait until v1 answers.
+    assert _wait_for(lambda: _http(drift_local, "GET", "/models/diabetes")[1].get("version") == 1)
 
     _send(drift_local, 1500, seed=1, shift={})
     _check("no_drift")

@@ -23,7 +23,7 @@ from mlops.cli.main import app
 from mlops.local.stack import LocalStack
 from mlops.spec.files import SPECS_DIR_ENV
 from mlops.spec.loader import _load_cached
-from tests.integration.test_local_stack import MODELS, _free_port, _http
+from tests.integration.test_local_stack import MODELS, _http
 
 ROW = {
     "sepal length (cm)": 6.7,
@@ -63,9 +63,8 @@ def rollout_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[L
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
-    stack = LocalStack(
-        moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
-    )
+    # Port 0: the servers bind a free port and the stack reads it back (no probe-then-bind race).
+    stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
     stack.start()
     yield stack
     stack.stop()

@@ -10,10 +10,10 @@ import csv
 import io
 import json
 import os
-import socket
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,14 @@ from mlops.spec.loader import _load_cached
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @pytest.fixture
@@ -47,9 +51,9 @@ def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
-    stack = LocalStack(
-        moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
-    )
+    # Port 0: the servers bind a free port and the stack reads it back. (Probing for a free
+    # port and binding it later races with other test workers taking it in between.)
+    stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
     stack.start()
     yield stack
     stack.stop()
@@ -142,13 +146,10 @@ def test_bad_file_through_cli_shows_reasons_and_exits_nonzero(
     assert "iris: failed" in result.output
     assert "[non_numeric_value]" in result.output and "[missing_target]" in result.output
     outbox = Path(os.environ["MLOPS_HOME"]) / "outbox.jsonl"
-    for _ in range(50):
-        if outbox.is_file():
-            break
-        import time
-
-        time.sleep(0.1)
-    assert "training failed for iris" in outbox.read_text()
+    # The alerts loop writes the outbox on its own schedule: wait for the line, not the file.
+    assert _wait_for(
+        lambda: outbox.is_file() and "training failed for iris" in outbox.read_text()
+    ), f"no failure alert in {outbox} after 10 s"
 
 
 def test_api_serves_after_promotion_and_honours_the_api_key(
@@ -168,11 +169,16 @@ def test_api_serves_after_promotion_and_honours_the_api_key(
     assert CliRunner().invoke(app, ["train", "iris", str(data_file)]).exit_code == 0
     promoted = CliRunner().invoke(app, ["promote", "iris", "1"])
     assert promoted.exit_code == 0, promoted.output
-    import time
+    # The local API re-reads alias `live` on its own schedule (at most once a second): wait
+    # until it serves the promoted version rather than assume when that happens.
+    answers: list[tuple[int, dict[str, Any]]] = []
 
-    time.sleep(1.1)  # the local API re-reads alias `live` at most once a second
+    def serves_a_model() -> bool:
+        answers.append(_http(local_stack, "POST", "/models/iris/predict", {"instances": [row]}))
+        return answers[-1][0] != 503  # 503 no_production_model until the alias is re-read
 
-    status, body = _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]})
+    assert _wait_for(serves_a_model), answers[-1]
+    status, body = answers[-1]
     assert (status, body["predictions"], body["model_version"]) == (200, ["virginica"], 1)
     assert (
         _http(local_stack, "POST", "/models/iris/predict", {"instances": [row]}, key=None)[0] == 403

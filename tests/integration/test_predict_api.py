@@ -8,6 +8,7 @@ import pytest
 
 from mlops.clients import client
 from mlops.examples import diabetes_csv
+from mlops.inference.session import OnnxModel
 from tests.integration.conftest import ServingStack, pin_predict_environment, train_and_promote
 
 SETOSA = {
@@ -250,6 +251,24 @@ def test_no_production_model_is_503(
     assert (status, body["error"]["code"]) == (503, "no_production_model")
 
 
+def _another_iris_model() -> bytes:
+    """The ONNX bytes of a one-split tree on the iris data, with the shipped iris schema."""
+    from mlops.dataset import read_training_csv
+    from mlops.examples import iris_csv
+    from mlops.spec import load_spec
+    from mlops.training.trainer import fit_candidate
+
+    spec = load_spec("iris")
+    stump = spec.model_copy(
+        update={
+            "estimator": spec.estimator.model_copy(
+                update={"name": "decision_tree_classifier", "params": {"max_depth": 1}}
+            )
+        }
+    )
+    return fit_candidate(stump, read_training_csv(iris_csv(), stump)).onnx_bytes
+
+
 def test_tampered_artifact_is_refused_with_503_metric_and_log(
     serving_stack: ServingStack,
     monkeypatch: pytest.MonkeyPatch,
@@ -257,7 +276,11 @@ def test_tampered_artifact_is_refused_with_503_metric_and_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     bucket = serving_stack.names.model_bucket
-    client("s3").put_object(Bucket=bucket, Key="models/iris/v1/model.onnx", Body=b"tampered")
+    # A valid ONNX model of the same schema (another fit): it would load and serve, so only the
+    # sha256 check can refuse it.
+    tampered = _another_iris_model()
+    assert OnnxModel(tampered).metadata.numeric_features == list(SETOSA)
+    client("s3").put_object(Bucket=bucket, Key="models/iris/v1/model.onnx", Body=tampered)
     from mlops.registry import RegistryStore
 
     # The registry pins the S3 object version: re-point it at the tampered upload, as an

@@ -115,11 +115,14 @@ def test_s3_test_event_is_consumed_without_a_run(training_stack: TrainingStack) 
 def test_duplicate_s3_event_creates_one_version(training_stack: TrainingStack) -> None:
     training_stack.upload("training/iris/dup.csv", iris_csv())
     event = training_stack.receive_event()
-    run_handler(event)
-    run_handler(event)  # at-least-once delivery: the same message again
+    assert run_handler(event) == {"batchItemFailures": []}
+    # At-least-once delivery: the same message again is consumed, not retried or failed.
+    assert run_handler(event) == {"batchItemFailures": []}
     store = registry(training_stack)
-    assert [v.version for v in store.list_versions("iris")] == [1]
-    assert len(store.list_runs("iris")) == 1
+    assert [(v.version, v.status) for v in store.list_versions("iris")] == [(1, "registered")]
+    [run] = store.list_runs("iris")
+    assert (run.status, run.version, run.attempts, run.notified) == ("registered", 1, 0, True)
+    assert run.problems == []
 
 
 def test_concurrent_uploads_get_distinct_versions(training_stack: TrainingStack) -> None:

@@ -90,7 +90,11 @@ def use_local_endpoint(endpoint_url: str, region: str = LOCAL_REGION) -> None:
 
 
 class LocalStack:
-    """Starts everything, runs the loops until stopped."""
+    """Starts everything, runs the loops until stopped.
+
+    A port of 0 lets the OS pick a free one; `start` reads the chosen ports back (tests run
+    stacks side by side this way, with no window for another process to take the port).
+    """
 
     def __init__(
         self,
@@ -127,6 +131,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self._moto.start()
+        self.moto_port = self._moto.get_host_and_port()[1]  # port 0: the one the OS chose
         use_local_endpoint(self.endpoint_url)
         for key, value in self._train_environment_defaults().items():
             os.environ[key] = value
@@ -150,6 +155,7 @@ class LocalStack:
             on_request=lambda line: self.say(f"[api] {line}"),
         )
         self._api_server = serve_api(api, self.host, self.api_port)
+        self.api_port = int(self._api_server.server_address[1])
         for target, name in (
             (self._training_loop, "training"),
             (self._alerts_loop, "alerts"),
