@@ -110,7 +110,7 @@ def _train_and_promote(tmp_path: Path) -> None:
     assert promoted.exit_code == 0, promoted.output
 
 
-def _registry_artifact(stack: LocalStack) -> tuple[str, str]:
+def _registry_artifact(stack: LocalStack) -> tuple[str, str | None]:
     from mlops.clients import client
     from mlops.registry import RegistryStore
 
@@ -136,9 +136,9 @@ def test_restart_keeps_the_serving_version_and_its_answers(
         .get_object(Bucket=stack.names.model_bucket, Key=key, VersionId=version_id)["Body"]
         .read()
     )
-    s3 = client("s3")
-    older = s3.put_object(Bucket=stack.names.capture_bucket, Key="notes.txt", Body=b"one")
-    newer = s3.put_object(Bucket=stack.names.capture_bucket, Key="notes.txt", Body=b"two")
+    s3_client = client("s3")
+    older = s3_client.put_object(Bucket=stack.names.capture_bucket, Key="notes.txt", Body=b"one")
+    newer = s3_client.put_object(Bucket=stack.names.capture_bucket, Key="notes.txt", Body=b"two")
     alias_before = client("lambda").get_alias(
         FunctionName=stack.names.predict_function("iris"), Name="live"
     )
@@ -156,14 +156,14 @@ def test_restart_keeps_the_serving_version_and_its_answers(
         .read()
         == pinned_bytes
     )
-    for written, body in ((older, b"one"), (newer, b"two")):  # every version, by its id
+    for written, content in ((older, b"one"), (newer, b"two")):  # every version, by its id
         assert (
             client("s3")
             .get_object(
                 Bucket=stack.names.capture_bucket, Key="notes.txt", VersionId=written["VersionId"]
             )["Body"]
             .read()
-            == body
+            == content
         )
     alias_after = client("lambda").get_alias(
         FunctionName=stack.names.predict_function("iris"), Name="live"

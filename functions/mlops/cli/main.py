@@ -46,8 +46,7 @@ def _target(stack: str | None) -> Target:
     try:
         return resolve_target(stack)
     except TargetError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
+        raise _fail(str(error), 2) from error
 
 
 def _registry(target: Target) -> RegistryStore:
@@ -56,7 +55,7 @@ def _registry(target: Target) -> RegistryStore:
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     """Print a user-facing error (its text never read as markup) and return the exit to raise."""
-    console.print(f"[red]{escape(message)}[/red]", highlight=False)
+    console.print(f"[red]{escape(message)}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -424,11 +423,10 @@ def predict(
     """Send rows to MODEL's prediction API and print the answers as a table."""
     if (json_body is None) == (csv_file is None):
         raise _fail("give exactly one of --json or --csv", 2)
+    instances = _instances_from_json(json_body) if json_body is not None else None
     target = _target(stack)
     _check_declared(target, model)
-    if json_body is not None:
-        instances = _instances_from_json(json_body)
-    else:
+    if instances is None:
         assert csv_file is not None
         instances = _instances_from_csv(csv_file, _spec_for(target, model))
     table = Table("row", "prediction", "probabilities", "version", title=f"{model} predictions")

@@ -162,6 +162,7 @@ class LocalStack:
         self.folder = state_dir().resolve()
         self._snapshot_fingerprint = ""
         self._stopped = False
+        self._published = False  # local.json and the running entry are ours to remove
         self.names = local_names()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -186,7 +187,6 @@ class LocalStack:
         running = LocalState.load(self.folder)
         if (
             running is not None
-            and running.pid != os.getpid()
             and process_alive(running.pid)
             and (answers(running.api_url) or answers(running.endpoint_url))
         ):
@@ -277,6 +277,7 @@ class LocalStack:
         )
         state.save(self.folder)
         register_running(state)
+        self._published = True
         return state
 
     def save_state(self, force: bool = False) -> bool:
@@ -336,9 +337,8 @@ class LocalStack:
                 from moto.core.base_backend import BackendDict
 
                 BackendDict.reset()
-            unregister_running(os.getpid())
-            state = LocalState.load(self.folder)
-            if state is not None and state.pid == os.getpid():
+            if self._published:  # only what this stack wrote: never another stack's file
+                unregister_running(os.getpid())
                 (self.folder / STATE_FILE).unlink(missing_ok=True)
 
     def wait(self) -> None:
