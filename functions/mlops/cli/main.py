@@ -110,18 +110,20 @@ def local(
     )
     console.print(f"  data bucket   s3://{names.data_bucket}/training/<model>/")
     console.print(
-        f"  API key       {state.api_key}   (header x-api-key; also in {stack.folder}/local.json)"
+        f"  API key       {state.api_key}   (header x-api-key; also in {stack.folder}/local.json)",
+        soft_wrap=True,  # whole lines: these are copied and pasted
     )
     console.print(f"  state         {stack.folder} (kept across restarts; --reset starts empty)")
     console.print(
         "  for aws / SDKs in another shell (moto takes any credentials):", highlight=False
     )
-    console.print(f"    {export_line(state)}", markup=False, highlight=False)
+    console.print(f"    {export_line(state)}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"  try: mlops train iris data/iris.csv  |  aws s3 cp FILE "
         f"s3://{names.data_bucket}/training/iris/x.csv",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
