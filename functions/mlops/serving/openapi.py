@@ -41,7 +41,7 @@ def instance_schema(spec: ModelSpec) -> dict[str, Any]:
                         {"type": "number", "enum": as_numbers},
                     ],
                     "description": description
-                    + " A number is accepted where its text is a category (2 for \"2\").",
+                    + ' A number is accepted where its text is a category (2 for "2").',
                 }
             else:
                 properties[feature.name] = {
