@@ -278,13 +278,19 @@ def _v(version: int | None) -> str:
 def promote(model: str, version: int, stack: StackOption = None) -> None:
     """Make VERSION of MODEL the production model and point alias `live` at it."""
     from mlops.registry import RegistryError
+    from mlops.registry.artifacts import ArtifactStore
     from mlops.rollout import promote as promote_version
 
     target = _target(stack)
     _check_declared(target, model)
     try:
         state = promote_version(
-            _registry(target), client("lambda"), target.predict_function(model), model, version
+            _registry(target),
+            client("lambda"),
+            target.predict_function(model),
+            model,
+            version,
+            artifacts=ArtifactStore(client("s3"), target.model_bucket),
         )
     except (RegistryError, TargetError) as error:
         raise _fail(str(error)) from error
