@@ -172,6 +172,10 @@ def test_unknown_model_is_recorded_and_alerted(training_stack: TrainingStack) ->
     [run] = store.list_runs("nosuchmodel")
     assert run.problems[0].code == "unknown_model"
     assert "nosuchmodel" in training_stack.alerts()[0]["Message"]
+    from mlops.spec import default_specs_dir
+
+    assert str(default_specs_dir()) not in run.problems[0].message  # no server paths
+    assert "/" not in run.problems[0].message.replace("models/nosuchmodel.toml", "")
 
 
 def test_alert_lost_to_an_outage_is_sent_on_redelivery(training_stack: TrainingStack) -> None:

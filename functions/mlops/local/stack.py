@@ -33,6 +33,7 @@ from mlops.local.api_server import LocalApi, serve_api
 from mlops.local.capture_store import S3CaptureSink
 from mlops.local.context import LocalContext
 from mlops.local.environments import LocalEnvironments
+from mlops.local.logs import invocation
 from mlops.local.provision import (
     LOCAL_REGION,
     LocalResources,
@@ -368,7 +369,8 @@ class LocalStack:
                     continue
                 event = lambda_event_from_messages(messages, queue_arn, LOCAL_REGION)
                 self._announce_training(messages)
-                result = handler(event, TRAIN_CONTEXT.as_lambda_context())
+                with invocation("train", TRAIN_CONTEXT.function_name):
+                    result = handler(event, TRAIN_CONTEXT.as_lambda_context())
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
                 for message in messages:
                     if message["MessageId"] in failed:

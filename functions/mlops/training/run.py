@@ -172,7 +172,13 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     try:
         spec = load_spec(run.model)
     except UnknownModelError as error:
-        raise _RunFailedError([DataProblem("unknown_model", str(error))]) from error
+        # Not the loader's message: it names the function's own folder (/var/task/models).
+        problem = DataProblem(
+            "unknown_model",
+            f"no model named '{run.model}' is declared: add models/{run.model}.toml and "
+            "deploy it (locally, `mlops local` picks new specs up), then upload again",
+        )
+        raise _RunFailedError([problem]) from error
     except SpecError as error:
         raise _RunFailedError([DataProblem("invalid_spec", str(error))]) from error
 
