@@ -257,17 +257,25 @@ def models(
         )
     console.print(version_table)
     run_table = Table("run", "status", "started", "file", "outcome", title="training runs")
+    failed = []
     for run in runs[:10]:
-        outcome = (
-            f"v{run.version}"
-            if run.version
-            else "; ".join(f"[{p.code}] {p.message}" for p in run.problems)
-        )
-        # Reason codes are in brackets: escaped, or rich would read them as markup tags.
+        outcome = f"v{run.version}" if run.version else f"{len(run.problems)} problem(s) below"
+        if run.problems:
+            failed.append(run)
         run_table.add_row(
-            run.run_id[:8], run.status, run.started_at[:19], escape(run.source.key), escape(outcome)
+            run.run_id[:8], run.status, run.started_at[:19], escape(run.source.key), outcome
         )
     console.print(run_table)
+    # Reasons below the table, whole: a table cell truncated them at the terminal's width, and
+    # rich read their bracketed codes as markup tags.
+    for run in failed:
+        for problem in run.problems:
+            console.print(
+                f"  {run.run_id[:8]} [{problem.code}] {problem.message}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _v(version: int | None) -> str:
@@ -487,6 +495,47 @@ def spec_validate(files: Annotated[list[Path] | None, typer.Argument()] = None) 
             console.print(f"[red]invalid[/red] {escape(str(error))}", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+@spec_app.command("init")
+def spec_init(
+    name: Annotated[str, typer.Argument(help="The model's name (becomes models/NAME.toml).")],
+    file: Annotated[Path, typer.Argument(help="A training CSV with a header row.")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    task: Annotated[
+        str | None,
+        typer.Option(help="classification or regression (default: read from the target)."),
+    ] = None,
+    delimiter: Annotated[str, typer.Option(help="The CSV's delimiter.")] = ",",
+    folder: Annotated[
+        Path | None,
+        typer.Option(help="The specs folder to write NAME.toml into (default: models/)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing spec.")] = False,
+) -> None:
+    """Write a valid spec from FILE: feature types, categories, bounds with a margin, a
+    suggested estimator and gate, each choice commented."""
+    from mlops.spec.draft import draft_spec, write_draft
+
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise _fail(f"cannot read {file}: {error.strerror or error}", 2) from error
+    path = (folder or default_specs_dir()) / f"{name}.toml"
+    try:
+        text = draft_spec(name, data, target, task, delimiter, source=file.name)
+        write_draft(path, text, force)
+        spec = parse_spec(path)
+    except SpecError as error:
+        raise _fail(str(error), 2) from error
+    console.print(
+        f"[green]wrote[/green] {escape(str(path))}: {spec.task}, {len(spec.features)} features "
+        f"({len(spec.numeric_features)} numeric, {len(spec.categorical_features)} categorical), "
+        f"{spec.estimator.name}, gate {spec.quality_gate.metric} >= {spec.quality_gate.threshold}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("review the commented choices, then: mlops train " + name + f" {file}")
 
 
 @spec_app.command("estimators")
