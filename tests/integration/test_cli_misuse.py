@@ -111,6 +111,18 @@ def test_local_on_a_taken_port_fails_fast_naming_the_port_and_the_option(
     assert not (tmp_path / "local.json").exists()  # refused before anything started
 
 
+def test_moto_failing_to_bind_raises_instead_of_waiting_for_ever() -> None:
+    """The window between the preflight check and the bind: moto's own server hung there."""
+    from mlops.local.moto_server import WatchedMotoServer
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        server = WatchedMotoServer("127.0.0.1", taken.getsockname()[1], on_write=lambda: None)
+        started = time.monotonic()
+        with pytest.raises(OSError, match="in use"):
+            server.start()
+    assert time.monotonic() - started < 5
+
+
 def test_local_refuses_a_folder_another_running_stack_uses(running: RunningStack) -> None:
     result = _run("local", "--port", str(_free_port()), "--moto-port", str(_free_port()))
     _assert_refused(result, 2, "already running", "MLOPS_HOME")

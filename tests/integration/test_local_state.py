@@ -204,3 +204,22 @@ def test_a_tampered_artifact_in_the_saved_state_is_refused_with_503(
     assert status == 503, body
     assert body["error"]["code"] == "model_unavailable"
     assert body["error"]["details"]["reason"] == "artifact_sha256_mismatch"
+
+
+def test_the_state_is_saved_when_a_request_changed_it_and_only_then(
+    start_stack: Callable[..., LocalStack],
+) -> None:
+    from mlops.clients import client
+
+    stack = start_stack()
+    stack.save_state()  # whatever provisioning wrote
+    assert stack.save_state() is False  # nothing since
+    client("s3").list_objects_v2(Bucket=stack.names.data_bucket)
+    client("dynamodb").scan(TableName=stack.names.registry_table)
+    assert stack.save_state() is False  # reads change nothing
+    client("dynamodb").put_item(
+        TableName=stack.names.registry_table, Item={"pk": {"S": "x"}, "sk": {"S": "y"}}
+    )
+    assert stack.save_state() is True
+    client("s3").put_object(Bucket=stack.names.data_bucket, Key="notes/a.txt", Body=b"a")
+    assert stack.save_state() is True

@@ -25,10 +25,10 @@ a snapshot is trusted for structure, never for the bytes a model is built from.
 from __future__ import annotations
 
 import copyreg
-import hashlib
 import io
 import os
 import pickle
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,13 +75,6 @@ class Snapshot:
     moto_version: str
     services: dict[str, bytes] = field(default_factory=dict)
     functions: list[dict[str, Any]] = field(default_factory=list)
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for name in sorted(self.services):
-            digest.update(self.services[name])
-        digest.update(repr(self.functions).encode())
-        return digest.hexdigest()
 
 
 def _moto_version() -> str:
@@ -257,3 +250,19 @@ def restore_functions(
             if alias["weights"]:
                 arguments["RoutingConfig"] = {"AdditionalVersionWeights": alias["weights"]}
             lambda_client.create_alias(**arguments)
+
+
+class WriteFlag:
+    """Set by any thread on a write; `take()` reads and clears it at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+
+    def mark(self) -> None:
+        self._set = True
+
+    def take(self) -> bool:
+        with self._lock:
+            was, self._set = self._set, False
+        return was

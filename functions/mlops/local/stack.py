@@ -43,7 +43,7 @@ from mlops.local.provision import (
     placeholder_zip,
     provision,
 )
-from mlops.local.snapshot import SNAPSHOT_FILE, SnapshotError
+from mlops.local.snapshot import SNAPSHOT_FILE, SnapshotError, WriteFlag
 from mlops.local.sqs_bridge import lambda_event_from_messages
 from mlops.registry import RegistryStore
 from mlops.rollout import ensure_serving
@@ -161,7 +161,7 @@ class LocalStack:
         self.reset = reset
         self.snapshot_seconds = snapshot_seconds
         self.folder = state_dir().resolve()
-        self._snapshot_fingerprint = ""
+        self._writes = WriteFlag()  # set on each request that may change the kept state
         self._stopped = False
         self._published = False  # local.json and the running entry are ours to remove
         self.names = local_names()
@@ -216,9 +216,8 @@ class LocalStack:
             )
 
     def start(self) -> LocalState:
-        from moto.server import ThreadedMotoServer
-
         from mlops.local import snapshot
+        from mlops.local.moto_server import WatchedMotoServer
 
         self.preflight()
         if self.reset:
@@ -229,8 +228,15 @@ class LocalStack:
         except SnapshotError as error:
             raise LocalStackError(str(error)) from error
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
-        self._moto.start()
+        self._moto = WatchedMotoServer(self.host, self.moto_port, on_write=self._writes.mark)
+        try:
+            self._moto.start()
+        except OSError as error:
+            self._moto = None
+            raise LocalStackError(
+                f"port {self.moto_port} (moto's AWS endpoint) cannot be used on {self.host}: "
+                f"{error.strerror or error}; choose another with --moto-port PORT"
+            ) from error
         use_local_endpoint(self.endpoint_url)
         if saved is not None:
             snapshot.restore_backends(saved)
@@ -247,7 +253,6 @@ class LocalStack:
                 placeholder_zip(),
                 ensure_predict_role(client("iam"), self.names),
             )
-            self._snapshot_fingerprint = saved.fingerprint()
             self.say(f"[state] restored from {self.folder / SNAPSHOT_FILE}")
         self.sync_models()
         environments = LocalEnvironments(self.capture, metrics_file=self.folder / "metrics.jsonl")
@@ -282,15 +287,17 @@ class LocalStack:
         return state
 
     def save_state(self, force: bool = False) -> bool:
-        """Snapshot S3, DynamoDB and Lambda into the state folder if anything changed."""
+        """Snapshot S3, DynamoDB and Lambda into the state folder if a request may have
+        changed them since the last snapshot (or if forced, as on stop)."""
         from mlops.local import snapshot
 
-        current = snapshot.capture(client("lambda"))
-        fingerprint = current.fingerprint()
-        if not force and fingerprint == self._snapshot_fingerprint:
+        if not self._writes.take() and not force:
             return False
-        snapshot.save(current, self.folder)
-        self._snapshot_fingerprint = fingerprint
+        try:
+            snapshot.save(snapshot.capture(client("lambda")), self.folder)
+        except Exception:
+            self._writes.mark()  # not saved: try again on the next round
+            raise
         return True
 
     def _train_environment_defaults(self) -> dict[str, str]:
