@@ -125,7 +125,10 @@ def local(
         highlight=False,
         soft_wrap=True,
     )
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) stop it as Ctrl-C
+    # does: the state is saved on the way out.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.wait()
     except KeyboardInterrupt:
