@@ -249,3 +249,32 @@ def test_spec_estimators_shows_whole_names_at_80_columns() -> None:
     assert result.exit_code == 0
     for name in ESTIMATORS:
         assert name in result.output, name
+
+
+def test_a_deployed_stack_that_cannot_be_read_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the real entry point (`main`), with no AWS credentials at all."""
+    import sys
+
+    from mlops.cli.main import main
+    from mlops.clients import reset_clients
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(key, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr(sys, "argv", ["mlops", "models", "--stack", "Nope"])
+    reset_clients()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        reset_clients()
+    captured = capsys.readouterr()
+    assert exited.value.code == 2
+    assert "cannot call AWS for stack Nope" in " ".join(captured.out.split())
+    assert "Traceback" not in captured.out + captured.err

@@ -112,7 +112,17 @@ def _find_local_state() -> LocalState | None:
 
 
 def _deployed(stack: str) -> Target:
-    described = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        described = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        raise TargetError(
+            f"cannot read stack {stack}: {error.response.get('Error', {}).get('Message', error)}"
+            " (is it deployed, in this account and region?)"
+        ) from error
+    except BotoCoreError as error:
+        raise TargetError(f"cannot call AWS for stack {stack}: {error}") from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     try:
         api_key = client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
