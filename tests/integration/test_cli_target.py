@@ -70,14 +70,21 @@ def test_local_state_is_found_from_a_subfolder_and_a_dead_stack_is_named(
         "AWS_SECRET_ACCESS_KEY",
     ):
         monkeypatch.setenv(key, "restored-after-the-test")
-    state = LocalState(
-        "http://127.0.0.1:1", "http://127.0.0.1:2", "key", "us-east-1", "mlops", os.getpid()
-    )
+    import socket
+
+    listening = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    moto_url, api_url = (f"http://127.0.0.1:{s.getsockname()[1]}" for s in listening)
+    state = LocalState(moto_url, api_url, "key", "us-east-1", "mlops", os.getpid())
     state.save(tmp_path / ".mlops")
     nested = tmp_path / "data" / "deeper"
     nested.mkdir(parents=True)
     monkeypatch.chdir(nested)
     assert resolve_target(None).api_key == "key"
+
+    for server in listening:  # the pid lives on, the ports are dead: a stale file
+        server.close()
+    with pytest.raises(TargetError, match="does not answer"):
+        resolve_target(None)
 
     LocalState(
         "http://127.0.0.1:1", "http://127.0.0.1:2", "key", "us-east-1", "mlops", 2**22 + 12345

@@ -10,11 +10,16 @@ from mlops.clients import client
 from mlops.examples import iris_csv
 from mlops.local.provision import ensure_predict_function
 from mlops.registry import RegistryStore, VersionNotFoundError
+from mlops.registry.artifacts import ArtifactStore
 from mlops.rollout import PromotionError, ensure_serving, promote
 from serving_setup.handler import handler as setup_handler
 from tests.integration.conftest import TrainingStack, lambda_context, train_and_promote
 
 CONTEXT = lambda_context()
+
+
+def _artifacts(training_stack: TrainingStack) -> ArtifactStore:
+    return ArtifactStore(client("s3"), training_stack.resources.names.model_bucket)
 
 
 def _live(function_name: str) -> tuple[str, dict[str, str]]:
@@ -81,7 +86,9 @@ def test_promote_moves_production_and_archives_the_previous(
     handler(training_stack.receive_event(), lambda_context())
     assert store.get_version("iris", 2).status == "registered"
 
-    state = promote(store, client("lambda"), predict_function, "iris", 2)
+    state = promote(
+        store, client("lambda"), predict_function, "iris", 2, artifacts=_artifacts(training_stack)
+    )
     assert state.model_version == 2
     assert _live(predict_function)[1]["MODEL_VERSION"] == "2"
     assert store.get_pointers("iris").production == 2
@@ -95,7 +102,14 @@ def test_only_registered_versions_can_be_promoted(
 
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
     with pytest.raises(VersionNotFoundError, match="iris has no version 1"):
-        promote(store, client("lambda"), predict_function, "iris", 1)
+        promote(
+            store,
+            client("lambda"),
+            predict_function,
+            "iris",
+            1,
+            artifacts=_artifacts(training_stack),
+        )
 
     train_and_promote(training_stack, "iris", iris_csv())
     rejected = store.get_version("iris", 1).model_copy(update={"status": "rejected"})
@@ -111,4 +125,58 @@ def test_only_registered_versions_can_be_promoted(
         ),
     )
     with pytest.raises(PromotionError, match="v1 is rejected"):
-        promote(store, client("lambda"), predict_function, "iris", 1)
+        promote(
+            store,
+            client("lambda"),
+            predict_function,
+            "iris",
+            1,
+            artifacts=_artifacts(training_stack),
+        )
+
+
+@pytest.mark.parametrize("damage", ["sha256", "not_onnx"])
+def test_a_version_that_cannot_be_served_is_not_promoted_and_nothing_moves(
+    training_stack: TrainingStack, predict_function: str, damage: str
+) -> None:
+    from mlops.registry.store import _model_pk, _to_item, _version_sk
+
+    store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
+    train_and_promote(training_stack, "iris", iris_csv())
+    ensure_serving(client("lambda"), store, predict_function, "iris")
+    training_stack.upload("training/iris/second.csv", iris_csv() + b"\n")
+    from train.handler import handler
+
+    handler(training_stack.receive_event(), lambda_context())
+    record = store.get_version("iris", 2)
+    artifacts = dict(record.artifacts)
+    if damage == "sha256":  # the registry and the bytes disagree
+        artifacts["model.onnx"] = artifacts["model.onnx"].model_copy(update={"sha256": "0" * 64})
+    else:  # the bytes check out but are no model: the card, recorded as the artifact
+        artifacts["model.onnx"] = artifacts["card.md"]
+    damaged = record.model_copy(update={"artifacts": artifacts})
+    client("dynamodb").put_item(
+        TableName=training_stack.resources.names.registry_table,
+        Item=_to_item(
+            {
+                "pk": _model_pk("iris"),
+                "sk": _version_sk(2),
+                "kind": "version",
+                **damaged.model_dump(mode="json"),
+            }
+        ),
+    )
+    before = _live(predict_function)
+
+    with pytest.raises(PromotionError, match="v2 cannot be served"):
+        promote(
+            store,
+            client("lambda"),
+            predict_function,
+            "iris",
+            2,
+            artifacts=_artifacts(training_stack),
+        )
+
+    assert store.get_pointers("iris").production == 1
+    assert _live(predict_function) == before

@@ -143,11 +143,30 @@ def test_openapi_document_describes_each_model_exactly(serving_stack: ServingSta
     diabetes_row = paths["/models/diabetes/predict"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"]["properties"]["instances"]["items"]
-    assert diabetes_row["properties"]["sex"] == {
-        "type": "string",
-        "enum": ["1", "2"],
-        "description": "Coded 1 or 2 in the source data.",
+    assert diabetes_row["properties"]["sex"]["anyOf"] == [
+        {"type": "string", "enum": ["1", "2"]},
+        {"type": "number", "enum": [1, 2]},
+    ]
+
+
+def test_openapi_declares_the_api_key_and_the_gateway_answers(
+    serving_stack: ServingStack,
+) -> None:
+    _, document = serving_stack.call("GET", "/openapi.json")
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
     }
+    assert document["security"] == [{"apiKey": []}]
+    operations = [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 6
+    for path, method, operation in operations:
+        assert {"403", "405"} <= set(operation["responses"]), (path, method)
 
 
 def test_boolean_is_not_a_number(serving_stack: ServingStack) -> None:

@@ -172,6 +172,10 @@ def test_unknown_model_is_recorded_and_alerted(training_stack: TrainingStack) ->
     [run] = store.list_runs("nosuchmodel")
     assert run.problems[0].code == "unknown_model"
     assert "nosuchmodel" in training_stack.alerts()[0]["Message"]
+    from mlops.spec import default_specs_dir
+
+    assert str(default_specs_dir()) not in run.problems[0].message  # no server paths
+    assert "/" not in run.problems[0].message.replace("models/nosuchmodel.toml", "")
 
 
 def test_alert_lost_to_an_outage_is_sent_on_redelivery(training_stack: TrainingStack) -> None:
@@ -209,12 +213,14 @@ def test_a_file_that_kills_the_function_is_recorded_as_failed(
 ) -> None:
     """Two deliveries died mid-run (a timeout or out-of-memory leaves only an expired lease);
     the third records the failure and alerts instead of dying again and going to the DLQ."""
+    from mlops.training.run import resolve_version
     from train.handler import objects_in_message
 
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
     training_stack.upload("training/iris/huge.csv", iris_csv())
     event = training_stack.receive_event()
-    [source] = objects_in_message(event["Records"][0]["body"])
+    [delivered] = objects_in_message(event["Records"][0]["body"])
+    source = resolve_version(delivered, client("s3"))  # the identity the handler claims
     for _ in range(2):  # each claim's lease is already over: the invocation "died"
         assert store.claim_run("iris", source, lease_seconds=-60) is not None
 
@@ -229,12 +235,14 @@ def test_a_file_that_kills_the_function_is_recorded_as_failed(
 
 
 def test_one_crashed_attempt_is_retried_normally(training_stack: TrainingStack) -> None:
+    from mlops.training.run import resolve_version
     from train.handler import objects_in_message
 
     store = RegistryStore(client("dynamodb"), training_stack.resources.names.registry_table)
     training_stack.upload("training/iris/retry.csv", iris_csv())
     event = training_stack.receive_event()
-    [source] = objects_in_message(event["Records"][0]["body"])
+    [delivered] = objects_in_message(event["Records"][0]["body"])
+    source = resolve_version(delivered, client("s3"))  # the identity the handler claims
     assert store.claim_run("iris", source, lease_seconds=-60) is not None
 
     run_handler(event)

@@ -58,8 +58,14 @@ StackOption = Annotated[
 ]
 
 
-def register(app: typer.Typer, console: Console, resolve: Callable[[str | None], Target]) -> None:
-    """Add the three commands to `app` (main.py passes its target resolver and option)."""
+def register(
+    app: typer.Typer,
+    console: Console,
+    resolve: Callable[[str | None], Target],
+    check_declared: Callable[[Target, str], None],
+) -> None:
+    """Add the three commands to `app` (main.py passes its target resolver, its declared-model
+    check, which refuses an undeclared model before anything is read or moved, and option)."""
 
     def retried(action: Callable[[], Any]) -> Any:
         """A manual action that lost a conditional write to the running reconciler re-reads and
@@ -74,16 +80,17 @@ def register(app: typer.Typer, console: Console, resolve: Callable[[str | None],
                     raise
         return None
 
-    def deps(stack: str | None) -> Any:
+    def deps(stack: str | None, model: str) -> Any:
         from mlops.rollout.dependencies import rollout_dependencies
 
         target = resolve(stack)
+        check_declared(target, model)
         return rollout_dependencies(rollout_settings(target, stack))
 
     @app.command()
     def status(model: str, stack: StackOption = None) -> None:
         """What serves MODEL (registry and alias), the canary's progress, the transitions."""
-        rollout = deps(stack)
+        rollout = deps(stack, model)
         state = rollout.registry.get_pointers(model)
         function_name = rollout.function_name(model)
         alias = rollout.lambda_client.get_alias(FunctionName=function_name, Name=LIVE_ALIAS)
@@ -136,7 +143,7 @@ def register(app: typer.Typer, console: Console, resolve: Callable[[str | None],
         from mlops.rollout.reconciler import RolloutError, manual_promote
 
         try:
-            rollout = deps(stack)
+            rollout = deps(stack, model)
             report = retried(lambda: manual_promote(model, rollout, version))
         except RolloutError as error:
             console.print(f"[red]{error}[/red]")
@@ -154,7 +161,7 @@ def register(app: typer.Typer, console: Console, resolve: Callable[[str | None],
         from mlops.rollout.reconciler import RolloutError, manual_rollback
 
         try:
-            rollout = deps(stack)
+            rollout = deps(stack, model)
             report = retried(lambda: manual_rollback(model, rollout))
         except RolloutError as error:
             console.print(f"[red]{error}[/red]")

@@ -65,11 +65,20 @@ def _read_rows(text: str, spec: ModelSpec) -> tuple[list[str], list[list[str]]]:
     delimiter = spec.data.delimiter
     if not text.strip():
         raise DataValidationError([DataProblem("empty_file", "file is empty")])
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    rows = []
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+        for row in reader:
+            rows.append(row)
     except csv.Error as error:
+        # line_num counts the file's own lines read so far (header = 1): where the parser
+        # stopped, which a user can open in an editor.
         raise DataValidationError(
-            [DataProblem("malformed_csv", f"file is not valid CSV: {error}")]
+            [
+                DataProblem(
+                    "malformed_csv", f"line {reader.line_num}: file is not valid CSV: {error}"
+                )
+            ]
         ) from error
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     header = [cell.strip() for cell in rows[0]]

@@ -168,10 +168,17 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
 
+class _ApiHttpServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of fresh connections overflowed it and the
+    # kernel reset them (64 at once x 10 rounds: 266 of 640 reset). The kernel caps this at
+    # net.core.somaxconn (4096 on current Linux).
+    request_queue_size = 1024
+
+
 def serve_api(api: LocalApi, host: str, port: int) -> ThreadingHTTPServer:
     """Start the HTTP server in a daemon thread and return it (call .shutdown() to stop)."""
     handler = type("LocalApiHandler", (_Handler,), {"api": api})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _ApiHttpServer((host, port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
     return server

@@ -19,6 +19,7 @@ from aws_lambda_powertools import Metrics
 
 from mlops.clients import client
 from mlops.local.faults import with_local_fault
+from mlops.local.logs import invocation
 from mlops.registry.artifacts import ArtifactStore
 from mlops.registry.served import ServedVersionReader
 from mlops.resources import LIVE_ALIAS
@@ -100,13 +101,14 @@ class LocalEnvironments:
         self, function_name: str, event: dict[str, Any], context: Any
     ) -> tuple[str, dict[str, Any]]:
         """Invoke `function_name:live` with an API Gateway event; (version, response)."""
-        version = self.pick_version(function_name)
-        service = self.environment(function_name, version)
-        with self._lock:  # one request at a time per process, as one Lambda environment
-            try:
-                response = service.handle(event, context)
-            finally:
-                self._flush_metrics()
+        with invocation("predict", function_name):
+            version = self.pick_version(function_name)
+            service = self.environment(function_name, version)  # loads (and logs) once
+            with self._lock:  # one request at a time per process, as one Lambda environment
+                try:
+                    response = service.handle(event, context)
+                finally:
+                    self._flush_metrics()
         return version, response
 
     def _flush_metrics(self) -> None:

@@ -164,7 +164,7 @@ def predict_environment(names: ResourceNames, model: str) -> dict[str, str]:
     }
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
     """moto needs code to create a function; locally the handler runs in-process instead."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -172,14 +172,8 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames, model: str) -> str:
-    """Create the model's predict function in moto if missing; return its name."""
-    function_name = names.predict_function(model)
-    try:
-        lambda_client.get_function(FunctionName=function_name)
-        return function_name
-    except lambda_client.exceptions.ResourceNotFoundException:
-        pass
+def ensure_predict_role(iam: Any, names: ResourceNames) -> str:
+    """The predict functions' execution role (moto checks it exists); its ARN."""
     role_name = f"{names.prefix}-predict-role"
     try:
         role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
@@ -199,12 +193,24 @@ def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames, 
                 }
             ),
         )["Role"]["Arn"]
+    return str(role_arn)
+
+
+def ensure_predict_function(lambda_client: Any, iam: Any, names: ResourceNames, model: str) -> str:
+    """Create the model's predict function in moto if missing; return its name."""
+    function_name = names.predict_function(model)
+    try:
+        lambda_client.get_function(FunctionName=function_name)
+        return function_name
+    except lambda_client.exceptions.ResourceNotFoundException:
+        pass
+    role_arn = ensure_predict_role(iam, names)
     lambda_client.create_function(
         FunctionName=function_name,
         Runtime="python3.12",
         Role=role_arn,
         Handler="predict.handler.handler",
-        Code={"ZipFile": _placeholder_zip()},
+        Code={"ZipFile": placeholder_zip()},
         Architectures=["arm64"],
         MemorySize=1024,
         Timeout=10,

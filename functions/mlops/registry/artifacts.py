@@ -82,7 +82,16 @@ class ArtifactStore:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": ref.key}
         if ref.version_id:
             arguments["VersionId"] = ref.version_id
-        data: bytes = self._s3.get_object(**arguments)["Body"].read()
+        from botocore.exceptions import FlexibleChecksumError  # botocore is loaded by now
+
+        try:
+            data: bytes = self._s3.get_object(**arguments)["Body"].read()
+        except FlexibleChecksumError as error:
+            # The SDK validated the object's stored S3 checksum and the bytes do not match it:
+            # the same refusal as ours below, caught one step earlier.
+            raise ArtifactIntegrityError(
+                f"s3://{self.bucket}/{ref.key} does not match its own S3 checksum: {error}"
+            ) from error
         actual = sha256_hex(data)
         if actual != ref.sha256:
             raise ArtifactIntegrityError(

@@ -48,8 +48,15 @@ def now_iso() -> str:
 
 
 def run_id_for(source: SourceObject) -> str:
-    """A run's id is its object's identity: redelivery of the same object maps to the same run."""
-    identity = f"{source.bucket}/{source.key}#{source.version_id or ''}#{source.etag}"
+    """A run's id is its object's identity: redelivery of the same object maps to the same run.
+
+    The object version when it is known (the train run resolves it with HEAD before claiming,
+    so a notification without `versionId` and a replay with it name one run); the ETag only
+    in an unversioned bucket, where it is all there is."""
+    if source.version_id and source.version_id != "null":
+        identity = f"{source.bucket}/{source.key}#{source.version_id}"
+    else:
+        identity = f"{source.bucket}/{source.key}##{source.etag.strip(chr(34))}"
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 

@@ -265,6 +265,9 @@ def _first_production(
     if not registered:
         return None
     newest, older = registered[-1], registered[:-1]
+    problem = unservable(versions[newest], deps)
+    if problem is not None:
+        return _reject(model, state, deps, newest, older, problem)
     _write(
         deps,
         model,
@@ -305,6 +308,50 @@ def _publish_canary(
 
 
 # -- candidates and shadow replay ----------------------------------------------------------
+def unservable(record: ModelVersion, deps: RolloutDependencies) -> str | None:
+    """Why `record` cannot serve (its artifact fails the sha256 check or does not load), or
+    None. Checked before any traffic moves to a version without a shadow replay (the first
+    model, a manual promote or rollback): a damaged artifact once turned all traffic into 503."""
+    from mlops.rollout.promotion import PromotionError, verify_servable
+
+    try:
+        verify_servable(record, deps.artifacts)
+    except PromotionError as error:
+        return str(error)
+    return None
+
+
+def _reject(
+    model: str,
+    state: ModelPointers,
+    deps: RolloutDependencies,
+    newest: int,
+    older: list[int],
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+) -> str:
+    """`newest` never takes traffic: rejected with its reason; older pending ones superseded."""
+    note = f"; superseded v{', v'.join(map(str, older))}" if older else ""
+    _write(
+        deps,
+        model,
+        state,
+        statuses=(
+            StatusChange(version=newest, allowed=("registered",), to="rejected"),
+            *_superseded(older),
+        ),
+        transition=_transition(
+            "rejected",
+            newest,
+            f"{reason}; the candidate takes no traffic{note}",
+            from_status="registered",
+            to_status="rejected",
+            evidence=evidence or {"problem": reason},
+        ),
+    )
+    return f"v{newest} rejected before any traffic: {reason}"
+
+
 def _next_candidate(
     model: str, state: ModelPointers, versions: dict[int, ModelVersion], deps: RolloutDependencies
 ) -> str | None:
@@ -318,24 +365,8 @@ def _next_candidate(
     note = f"; superseded v{', v'.join(map(str, older))}" if older else ""
     if problem is not None or (shadow is not None and shadow.verdict == "diverged"):
         reason = problem or (shadow.reason if shadow else "")
-        _write(
-            deps,
-            model,
-            state,
-            statuses=(
-                StatusChange(version=newest, allowed=("registered",), to="rejected"),
-                *supersede,
-            ),
-            transition=_transition(
-                "rejected",
-                newest,
-                f"shadow replay: {reason}; the candidate takes no traffic{note}",
-                from_status="registered",
-                to_status="rejected",
-                evidence={"shadow": asdict(shadow) if shadow else None, "problem": problem},
-            ),
-        )
-        return f"v{newest} rejected before any traffic: {reason}"
+        evidence = {"shadow": asdict(shadow) if shadow else None, "problem": problem}
+        return _reject(model, state, deps, newest, older, f"shadow replay: {reason}", evidence)
     assert shadow is not None
     _write(
         deps,
@@ -605,6 +636,9 @@ def manual_promote(
             f"{model} v{version} is {record.status}; only registered, superseded or archived "
             "versions can be promoted"
         )
+    problem = unservable(record, deps)
+    if problem is not None:
+        raise RolloutError(problem)
     _set_production(model, state, deps, version, record.status, "manual promote")
     return reconcile(model, deps)
 
@@ -624,6 +658,9 @@ def manual_rollback(model: str, deps: RolloutDependencies) -> ReconcileReport:
     ]
     if not archived:
         raise RolloutError(f"{model} v{state.production} has no earlier version to go back to")
+    problem = unservable(deps.registry.get_version(model, max(archived)), deps)
+    if problem is not None:
+        raise RolloutError(problem)
     _set_production(
         model,
         state,

@@ -15,8 +15,29 @@ import numpy as np
 from mlops.serving.errors import SchemaViolationError
 
 MAX_REPORTED_VIOLATIONS = 20
+MAX_ECHOED_CHARS = 100  # of a client's own text (a feature name) echoed in an error
 _PLAIN_NUMBERS = frozenset({float, int})
 FLOAT32_MAX = 3.4e38
+
+
+def canonical_number_text(value: int | float) -> str:
+    """The text a number stands for as a category: integral values without a decimal point
+    (2 and 2.0 are "2"), others as Python's shortest round-trip repr (2.5 is "2.5").
+
+    The rule for categoricals: a JSON number is accepted where its canonical text is a declared
+    category, because a client that reads a CSV (the example files, pandas) turns the category
+    "2" into the number 2. Only exact text matches: 2 is not "02" nor "2.0". Checked only after
+    a value failed as a string, so the common path pays nothing.
+    """
+    if type(value) is int:
+        return str(value)
+    if value == value and abs(value) < 2**53 and float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + "..."
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,9 @@ class FeatureSchema:
                 )
             elif not names.issuperset(instance):  # no set built per row, unlike keys() - names
                 for key in sorted(str(k) for k in instance.keys() - names)[:5]:
-                    violations.append((row, -1, key, "unknown feature"))
+                    # A client's own text is echoed capped: a 10,000-character name once came
+                    # back twice (20 KB of error).
+                    violations.append((row, -1, _clip(key), "unknown feature"))
         rows_as_dicts = [i if type(i) is dict else _NOT_AN_OBJECT for i in instances]
         numeric = self._numeric_block(rows_as_dicts)
         if numeric is None:  # some value is not a plain in-range number: check one by one
@@ -104,6 +127,14 @@ class FeatureSchema:
                     continue
                 elif value is _MISSING or value is None:
                     violations.append((row, column, cat.name, "missing"))
+                elif type(value) is int or type(value) is float:
+                    text = canonical_number_text(value)
+                    if text in cat.allowed:
+                        categorical[row, offset] = text
+                    else:
+                        violations.append(
+                            (row, column, cat.name, f"{text} is not one of {sorted(cat.allowed)}")
+                        )
                 elif not isinstance(value, str):
                     violations.append(
                         (row, column, cat.name, f"expected a string, got {_describe(value)}")

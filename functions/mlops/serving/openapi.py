@@ -31,17 +31,53 @@ def instance_schema(spec: ModelSpec) -> dict[str, Any]:
                 "description": feature.description or "Numeric; null is imputed as in training.",
             }
         else:
-            properties[feature.name] = {
-                "type": "string",
-                "enum": list(feature.categories or []),
-                "description": feature.description or "Categorical.",
-            }
+            categories = list(feature.categories or [])
+            as_numbers = _numeric_categories(categories)
+            description = feature.description or "Categorical."
+            if as_numbers:
+                properties[feature.name] = {
+                    "anyOf": [
+                        {"type": "string", "enum": categories},
+                        {"type": "number", "enum": as_numbers},
+                    ],
+                    "description": description
+                    + ' A number is accepted where its text is a category (2 for "2").',
+                }
+            else:
+                properties[feature.name] = {
+                    "type": "string",
+                    "enum": categories,
+                    "description": description,
+                }
     return {
         "type": "object",
         "properties": properties,
         "required": [feature.name for feature in spec.features],
         "additionalProperties": False,
     }
+
+
+def _numeric_categories(categories: list[str]) -> list[int | float]:
+    """The categories that a JSON number also stands for (mlops.serving.features' rule)."""
+    from mlops.serving.features import canonical_number_text
+
+    numbers: list[int | float] = []
+    for category in categories:
+        try:
+            number = float(category)
+        except ValueError:
+            continue
+        if number == number and abs(number) != float("inf"):
+            value: int | float = int(number) if number.is_integer() else number
+            if canonical_number_text(value) == category:
+                numbers.append(value)
+    return numbers
+
+
+_GATEWAY_ERRORS = {
+    "403": "Missing or invalid API key (x-api-key)",
+    "405": "Another method on this path (the Allow header lists the right ones)",
+}
 
 
 def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]:
@@ -55,6 +91,19 @@ def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]
         del concrete["parameters"]
     concrete["operationId"] = f"{concrete.get('operationId', 'op')}_{model}".replace("-", "_")
     concrete["tags"] = [model]
+    error_content = next(
+        (
+            response["content"]
+            for code, response in concrete.get("responses", {}).items()
+            if str(code).startswith("4") and "content" in response
+        ),
+        None,
+    )
+    for code, description in _GATEWAY_ERRORS.items():
+        answer: dict[str, Any] = {"description": description}
+        if error_content is not None:
+            answer["content"] = copy.deepcopy(error_content)
+        concrete.setdefault("responses", {}).setdefault(code, answer)
     return concrete
 
 
@@ -70,6 +119,15 @@ def per_model_document(
     }
     for path in templated:
         del result["paths"][path]
+    # Every route needs the key (API Gateway's usage plan; the local gateway checks it too):
+    # declared once for the whole document, so a generated client sends it.
+    components = result.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["apiKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+    }
+    result["security"] = [{"apiKey": []}]
     for name, spec in sorted(specs.items()):
         for path, operations in templated.items():
             concrete_path = f"/models/{name}" + path[len(_TEMPLATE_PREFIX) :]

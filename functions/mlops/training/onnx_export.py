@@ -78,6 +78,9 @@ def convert_to_onnx(pipeline: Pipeline, spec: ModelSpec, classes: list[Any]) -> 
         spec_hash=spec.spec_hash(),
     )
     onnx.helper.set_model_props(model, {METADATA_KEY: metadata.to_json()})
+    # skl2onnx names the graph with a random uuid: three conversions of one pipeline gave three
+    # sha256. A fixed name makes the bytes a function of file, spec and code (lineage).
+    model.graph.name = spec.name
     model.producer_name = "serverless-mlops"
     model.doc_string = json.dumps({"model": spec.name})
     return bytes(model.SerializeToString())

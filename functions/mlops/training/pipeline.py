@@ -32,8 +32,13 @@ def build_estimator(spec: ModelSpec) -> Any:
             f"model '{spec.name}': {entry.class_name} has no parameter(s) {unknown}; "
             f"valid: {sorted(valid)}"
         )
+    params = dict(spec.estimator.params)
+    if "random_state" in valid and "random_state" not in params:
+        # A forest without a seed draws a new one per fit: the same file, spec and code would
+        # give different models (and artifact sha256). The split's seed stands in.
+        params["random_state"] = spec.split.seed
     try:
-        return estimator_class(**spec.estimator.params)
+        return estimator_class(**params)
     except (TypeError, ValueError) as error:
         raise SpecError(f"model '{spec.name}': bad estimator params: {error}") from error
 

@@ -109,6 +109,7 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
     if model is None:
         logger.warning("ignoring %s: not under %s<model>/", source.key, TRAINING_PREFIX)
         return RunOutcome("ignored", model="", reason="key outside training/<model>/")
+    source = resolve_version(source, deps.s3)
     run = deps.registry.claim_run(model, source, deps.lease_seconds)
     if run is None:
         logger.info(
@@ -131,6 +132,29 @@ def process_training_object(source: SourceObject, deps: TrainingDependencies) ->
         raise
 
 
+def resolve_version(source: SourceObject, s3: Any) -> SourceObject:
+    """The object version a delivery means, before it becomes the run's identity.
+
+    AWS names the version in a versioned bucket's events; moto's own notification does not,
+    and a replay of the same object does (DESIGN §6): one object once trained twice. HEAD
+    resolves it, provided the key still holds the bytes the event announced (same ETag); if
+    the key was overwritten since, the event's ETag stays the identity. A missing object is
+    left to the run, which reports it."""
+    if source.version_id:
+        return source
+    try:
+        head = s3.head_object(Bucket=source.bucket, Key=source.key)
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return source
+        raise
+    version = head.get("VersionId")
+    same_bytes = str(head.get("ETag", "")).strip('"') == source.etag.strip('"')
+    if version and version != "null" and (same_bytes or not source.etag):
+        return source.model_copy(update={"version_id": version})
+    return source
+
+
 def _did_not_finish(run: TrainingRun) -> DataProblem:
     cause = (
         f" (last error: {run.last_error})"
@@ -150,7 +174,13 @@ def _train(run: TrainingRun, source: SourceObject, deps: TrainingDependencies) -
     try:
         spec = load_spec(run.model)
     except UnknownModelError as error:
-        raise _RunFailedError([DataProblem("unknown_model", str(error))]) from error
+        # Not the loader's message: it names the function's own folder (/var/task/models).
+        problem = DataProblem(
+            "unknown_model",
+            f"no model named '{run.model}' is declared: add models/{run.model}.toml and "
+            "deploy it (locally, `mlops local` picks new specs up), then upload again",
+        )
+        raise _RunFailedError([problem]) from error
     except SpecError as error:
         raise _RunFailedError([DataProblem("invalid_spec", str(error))]) from error
 
