@@ -50,6 +50,7 @@ def build_app(
     powertools_layer: lambda_.Code,
     *,
     checks: bool = True,
+    specs_dir: Path = MODELS_DIR,
 ) -> ServerlessMlopsStack:
     """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions checks.
 
@@ -64,7 +65,7 @@ def build_app(
         app,
         str(app.node.try_get_context("stackName") or DEFAULT_STACK_NAME),
         settings=settings,
-        specs=load_all_specs(MODELS_DIR),
+        specs=load_all_specs(specs_dir),
         inference_layer=inference_layer,
         powertools_layer=powertools_layer,
         train_code=train_image_code(),

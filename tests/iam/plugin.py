@@ -9,12 +9,12 @@ either dead permissions or behaviour no test covers) in the terminal summary.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,50 @@ USED_BY_THE_LAMBDA_SERVICE = {
     "sqs:GetQueueUrl",
 }
 
-RecordedCall = tuple[str, str | None, Call]
+# (function folder, MODEL_NAME, the declared specs' folder, the call)
+RecordedCall = tuple[str, str | None, str | None, Call]
 
 
-@cache
-def contract() -> Contract:
-    """The app synthesized once per process (stand-in layers), resolved for moto's account."""
+def specs_in_effect() -> str | None:
+    """The specs folder the functions read (MLOPS_SPECS_DIR), or None for the repository's
+    models/ (or a copy of it): a test that declares another model deploys another template."""
+    from mlops.spec.files import SPECS_DIR_ENV
+
+    folder = os.environ.get(SPECS_DIR_ENV)
+    if folder is None or _specs_digest(Path(folder)) == _specs_digest(REPO_ROOT / "models"):
+        return None
+    return folder
+
+
+def _specs_digest(folder: Path) -> str:
+    """The specs' content digest, re-read only when a file's size or mtime changes (this runs
+    on every recorded call)."""
+    specs = sorted(folder.glob("*.toml"))
+    stamp = (str(folder), *((s.name, s.stat().st_mtime_ns, s.stat().st_size) for s in specs))
+    if stamp not in _DIGESTS:
+        digest = hashlib.sha256()
+        for spec in specs:
+            digest.update(spec.name.encode() + b"\0" + spec.read_bytes() + b"\0")
+        _DIGESTS[stamp] = digest.hexdigest()
+    return _DIGESTS[stamp]
+
+
+_DIGESTS: dict[tuple[object, ...], str] = {}
+
+
+def contract(specs_dir: str | None = None) -> Contract:
+    """The app synthesized (stand-in layers) for these specs, resolved for moto's account; one
+    synthesis per process and per distinct set of specs."""
+    key = _specs_digest(Path(specs_dir)) if specs_dir else ""
+    if key not in _CONTRACTS:
+        _CONTRACTS[key] = _synthesized_contract(Path(specs_dir) if specs_dir else None)
+    return _CONTRACTS[key]
+
+
+_CONTRACTS: dict[str, Contract] = {}
+
+
+def _synthesized_contract(specs_dir: Path | None) -> Contract:
     from mlops.local.provision import LOCAL_ACCOUNT, LOCAL_REGION, local_names
     from tests.iam.template import ResolvedTemplate
     from tests.infra.conftest import synthesize
@@ -57,7 +95,7 @@ def contract() -> Contract:
     layer = workdir / "layer"
     (layer / "python").mkdir(parents=True)
     (layer / "python" / "stand_in.py").write_text("# stand-in layer\n")
-    synthesized = synthesize(workdir / "cdk.out", layer, checks=False)
+    synthesized = synthesize(workdir / "cdk.out", layer, checks=False, specs_dir=specs_dir)
     resolved = ResolvedTemplate(synthesized.json, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
     return Contract(resolved, local_names())
 
@@ -76,8 +114,8 @@ def calling_function() -> str | None:
 def check(calls: list[RecordedCall]) -> list[str]:
     """Every violation of the contract among `calls`."""
     problems: list[str] = []
-    for function, model, call in calls:
-        problems += contract().violations(function, model, call)
+    for function, model, specs_dir, call in calls:
+        problems += contract(specs_dir).violations(function, model, call)
     return problems
 
 
@@ -96,7 +134,14 @@ def iam_contract(
         function = calling_function()
         if function is not None:
             service = client.meta.service_model.service_name
-            calls.append((function, os.environ.get("MODEL_NAME"), Call(service, operation, params)))
+            calls.append(
+                (
+                    function,
+                    os.environ.get("MODEL_NAME"),
+                    specs_in_effect(),
+                    Call(service, operation, params),
+                )
+            )
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -123,12 +168,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if contract.cache_info().currsize == 0:
-        return  # no handler made a call in this process
+    if "" not in _CONTRACTS:
+        return  # no handler made a call against the repository's specs in this process
     folder = _report_dir(session.config)
     folder.mkdir(parents=True, exist_ok=True)
     worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-    built = contract()
+    built = _CONTRACTS[""]
     (folder / f"{worker}.json").write_text(
         json.dumps({"grants": built.grants(), "exercised": sorted(built.exercised)})
     )

@@ -74,13 +74,20 @@ def inference_layer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def synthesize(
-    outdir: Path, layer_dir: Path, *, checks: bool, context: dict[str, Any] | None = None
+    outdir: Path,
+    layer_dir: Path,
+    *,
+    checks: bool,
+    context: dict[str, Any] | None = None,
+    specs_dir: Path | None = None,
 ) -> Synthesized:
-    """Build the real app (same composition as infra/app.py) into `outdir` and synthesize."""
+    """Build the real app (same composition as infra/app.py) into `outdir` and synthesize;
+    `specs_dir` declares other models than the repository's models/."""
     app = App(outdir=str(outdir), context=context or {})
     # The same stand-in serves as both layers: only their wiring is asserted here.
     code = lambda_.Code.from_asset(str(layer_dir))
-    stack = build_app(app, code, code, checks=checks)
+    extra = {"specs_dir": specs_dir} if specs_dir is not None else {}
+    stack = build_app(app, code, code, checks=checks, **extra)
     template = Template.from_stack(stack)
     return Synthesized(stack=stack, template=template, outdir=outdir)
 

@@ -71,9 +71,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
             patch.delenv(key, raising=False)
         _load_cached.cache_clear()
-        stack = LocalStack(
-            moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
-        )
+        stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
         stack.start()
         try:
             data = tmp / "iris.csv"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -32,12 +31,6 @@ ROW = {
     "petal length (cm)": 5.2,
     "petal width (cm)": 2.3,
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -64,8 +57,8 @@ def start_stack(
             stack.stop()
         running.clear()
         stack = LocalStack(
-            moto_port=_free_port(),
-            api_port=_free_port(),
+            moto_port=0,  # the OS picks free ports at bind: no probe-then-bind race
+            api_port=0,
             say=lambda line: None,
             poll_seconds=0.2,
             reset=reset,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +19,6 @@ from mlops.spec.files import SPECS_DIR_ENV
 from mlops.spec.loader import _load_cached
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     saved = dict(os.environ)
@@ -37,9 +30,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStac
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
-    local = LocalStack(
-        moto_port=_free_port(), api_port=_free_port(), say=lambda line: None, poll_seconds=0.2
-    )
+    local = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
     local.start()
     yield local
     local.stop()

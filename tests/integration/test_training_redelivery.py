@@ -19,7 +19,7 @@ from mlops.clients import client
 from mlops.examples import broken_iris_csv, iris_csv
 from mlops.notifications import RegistryEvents
 from mlops.registry import ArtifactStore, RegistryStore, SourceObject, run_id_for
-from mlops.training.run import RunOutcome, process_training_object
+from mlops.training.run import RunOutcome, process_training_object, resolve_version
 from tests.integration.conftest import TrainingStack
 from tests.integration.test_training_flow import run_handler
 from train.handler import dependencies, objects_in_message
@@ -201,12 +201,13 @@ def test_second_delivery_of_a_finished_run_is_a_duplicate_and_changes_nothing(
     training_stack.upload("training/iris/dup.csv", iris_csv())
     event = training_stack.receive_event()
     assert run_handler(event) == {"batchItemFailures": []}
-    [source] = objects_in_message(event["Records"][0]["body"])
+    [delivered] = objects_in_message(event["Records"][0]["body"])
+    source = resolve_version(delivered, client("s3"))  # the identity the handler claims
     before = store.get_run("iris", run_id_for(source))
     assert before is not None and (before.status, before.notified) == ("registered", True)
     assert [kind for kind, _ in events.drain()] == ["ModelRegistered"]
 
-    outcome = process_training_object(source, dependencies())
+    outcome = process_training_object(delivered, dependencies())
 
     assert (outcome.status, outcome.model, outcome.version) == ("duplicate", "iris", None)
     assert store.get_run("iris", before.run_id) == before

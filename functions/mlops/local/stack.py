@@ -210,9 +210,9 @@ class LocalStack:
                 (self.api_port, "the prediction API", "--port"),
                 (self.moto_port, "moto's AWS endpoint", "--moto-port"),
             )
-            if port_in_use(self.host, port)
+            if port and port_in_use(self.host, port)  # 0: the OS picks a free one at bind
         ]
-        if self.api_port == self.moto_port:
+        if self.api_port == self.moto_port != 0:
             taken.append((self.api_port, "both the API and moto", "--port or --moto-port"))
         if taken:
             raise LocalStackError(
