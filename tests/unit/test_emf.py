@@ -103,3 +103,23 @@ def test_slow_requests_counts_latency_above_the_canary_limit() -> None:
     metrics = PredictionMetrics("ServerlessMlops", DIMENSIONS, emit=lambda _: None, slow_ms=100)
     assert metrics.document(rows=1, latency_ms=100.0)["slow_requests"] == [0.0]
     assert metrics.document(rows=1, latency_ms=100.5)["slow_requests"] == [1.0]
+
+
+def test_local_bridge_publishes_every_dimension_set() -> None:
+    """The local stack's CloudWatch Logs stand-in extracts one data point per metric and
+    dimension set, as AWS does: the function-version set is readable on moto too."""
+    from mlops.local.metrics_bridge import metric_data
+
+    document = PredictionMetrics(
+        "ServerlessMlops", DIMENSIONS, emit=lambda _: None, more_dimensions=(FUNCTION_DIMENSIONS,)
+    ).document(rows=2, latency_ms=1.0)
+    found = metric_data(json.loads(json.dumps(document)))
+    by_set: dict[tuple[tuple[str, str], ...], set[str]] = {}
+    for namespace, datum in found:
+        assert namespace == "ServerlessMlops"
+        key = tuple((d["Name"], d["Value"]) for d in datum["Dimensions"])
+        by_set.setdefault(key, set()).add(datum["MetricName"])
+    assert by_set == {
+        tuple(DIMENSIONS.items()): set(DOCUMENTED_UNITS),
+        tuple(FUNCTION_DIMENSIONS.items()): set(DOCUMENTED_UNITS),
+    }
