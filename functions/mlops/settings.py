@@ -91,6 +91,11 @@ class PredictSettings:
     # Test-only fault injection on this version (mlops.serving.faults): "error", "slow:<ms>" or
     # "invalid". Empty in every deployed configuration.
     fault_injection: str = ""
+    # The function version this environment runs ("$LATEST" or the published number), which
+    # Lambda sets in every version's environment (AWS_LAMBDA_FUNCTION_VERSION): a dimension of
+    # the predict metrics and a field of capture records, so a code canary (same model version
+    # as production) is judged on its own traffic (mlops.rollout.evidence).
+    function_version: str = "$LATEST"
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> PredictSettings:
@@ -105,6 +110,7 @@ class PredictSettings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1),
             code_version=env.get("CODE_VERSION") or "dev",
             fault_injection=env.get("MLOPS_FAULT_INJECTION", ""),
+            function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST",
         )
 
 

@@ -107,8 +107,12 @@ def test_served_prediction_emits_requests_rows_and_latency_with_model_and_versio
     assert (line["requests"], line["rows"]) == ([1.0], [3.0])
     assert 0 < line["model_latency"][0] < 1000
     assert (line["model"], line["model_version"]) == ("iris", "1")
+    # The executing function version (AWS_LAMBDA_FUNCTION_VERSION; unset here: "$LATEST") is a
+    # second dimension set, by which a code canary is counted.
+    assert line["function_version"] == "$LATEST"
     assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
-        ["model", "model_version", "service"]
+        ["model", "model_version", "service"],
+        ["model", "function_version", "service"],
     ]
 
 
@@ -121,6 +125,11 @@ def test_invalid_request_is_counted_with_model_and_version(
     (line,) = _emf_lines(capsys.readouterr().out)
     assert line["invalid_requests"] == [1.0] and "requests" not in line
     assert (line["model"], line["model_version"]) == ("iris", "1")
+    assert line["function_version"] == "$LATEST"
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        ["model", "model_version", "service"],
+        ["model", "function_version", "service"],
+    ]
 
 
 def test_openapi_document_describes_each_model_exactly(serving_stack: ServingStack) -> None:

@@ -298,6 +298,96 @@ def test_latest_code_change_mid_canary(rollout: RolloutHarness) -> None:
     assert reconcile("iris", rollout.deps).steps == []
 
 
+def _set_latest_variables(rollout: RolloutHarness, variables: dict[str, str]) -> None:
+    """A configuration change of `$LATEST`: `variables` added to its environment."""
+    lambda_client = client("lambda")
+    current = lambda_client.get_function_configuration(FunctionName=rollout.function)
+    lambda_client.update_function_configuration(
+        FunctionName=rollout.function,
+        Environment={"Variables": {**current["Environment"]["Variables"], **variables}},
+    )
+
+
+def _to_code_canary(
+    rollout: RolloutHarness, variables: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """v1 in production; `$LATEST` gets new code (and `variables` in its environment): the
+    reconciler releases it as a code canary with v1 pinned. (production, canary) versions."""
+    assert rollout.train() == 1
+    rollout.reconcile()
+    production = rollout.alias()[0]
+    client("lambda").update_function_code(FunctionName=rollout.function, ZipFile=_new_code())
+    if variables:
+        _set_latest_variables(rollout, variables)
+    rollout.reconcile()
+    state = rollout.pointers()
+    assert (state.production, state.canary, state.canary_kind) == (1, 1, "code")
+    primary, weights = rollout.alias()
+    assert primary == production and len(weights) == 1
+    canary = next(iter(weights))
+    assert canary == state.canary_function_version and rollout.pin_of(canary) == "1"
+    return production, canary
+
+
+@pytest.mark.parametrize(("fault", "status"), [("error", 500), ("invalid", 200)])
+def test_a_faulty_code_canary_is_judged_on_its_own_traffic(
+    rollout: RolloutHarness, fault: str, status: int
+) -> None:
+    """The new code fails every request it serves, but they are a small share of the model
+    version's traffic: production (same model version, healthy) serves 125x as many. Counted
+    by model version, 12 errors in 1,512 requests are within max_error_rate; counted by the
+    canary's function version, 12 in 12 break it."""
+    production, canary = _to_code_canary(rollout, {"MLOPS_FAULT_INJECTION": fault})
+    assert rollout.send(canary, 12) == [status] * 12
+    assert rollout.send(production, 1500) == [200] * 1500
+    rollout.clock.advance(5.5)
+    rollout.reconcile()
+    assert rollout.alias() == (production, {})
+    state = rollout.pointers()
+    assert state.canary is None and state.production_function_version == production
+    rolled_back = next(t for t in rollout.transitions() if t.what == "code_rolled_back")
+    decision = rolled_back.evidence["decision"]
+    assert decision["rule"] == "policy_broken" and decision["requests"] == 12
+    assert [m["metric"] for m in decision["metrics"] if m["broken"]] == ["error_rate"]
+    assert reconcile("iris", rollout.deps).steps == []  # the same change is not retried
+
+
+def test_a_healthy_code_canary_is_promoted_on_its_own_traffic(rollout: RolloutHarness) -> None:
+    production, canary = _to_code_canary(rollout)
+    assert rollout.send(canary, 220) == [200] * 220
+    assert rollout.send(production, 400) == [200] * 400
+    rollout.clock.advance(6)
+    rollout.reconcile()  # look 1: still baking
+    assert rollout.pointers().canary_kind == "code"
+    rollout.clock.advance(5)
+    rollout.reconcile()
+    assert rollout.alias() == (canary, {})
+    state = rollout.pointers()
+    assert (state.production, state.production_function_version, state.canary) == (1, canary, None)
+    promoted = next(t for t in rollout.transitions() if t.what == "code_promoted")
+    assert promoted.evidence["decision"]["rule"] == "policy_holds"
+    assert promoted.evidence["decision"]["requests"] == 220  # the canary's own requests only
+
+
+def test_a_code_canary_is_not_blamed_for_production_s_invalid_outputs(
+    rollout: RolloutHarness,
+) -> None:
+    """Production's code gives invalid outputs, the new code does not: invalid outputs are
+    counted from capture records by the function version that answered, so the production
+    version's do not count against the canary (both pin v1)."""
+    _set_latest_variables(rollout, {"MLOPS_FAULT_INJECTION": "invalid"})
+    production, canary = _to_code_canary(rollout, {"MLOPS_FAULT_INJECTION": ""})
+    assert rollout.send(canary, 220) == [200] * 220
+    assert rollout.send(production, 30) == [200] * 30  # invalid labels, captured
+    rollout.clock.advance(6)
+    rollout.reconcile()
+    rollout.clock.advance(5)
+    rollout.reconcile()
+    assert rollout.alias() == (canary, {})
+    promoted = next(t for t in rollout.transitions() if t.what == "code_promoted")
+    assert promoted.evidence["decision"]["requests"] == 220
+
+
 def _new_code() -> bytes:
     import io
     import zipfile

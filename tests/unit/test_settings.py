@@ -18,6 +18,10 @@ def test_predict_defaults_and_overrides() -> None:
     )
     pinned = PredictSettings.from_environment({**PREDICT, "MODEL_VERSION": "7"})
     assert pinned.model_version == 7
+    # The executing function version, as Lambda sets it in each version's environment.
+    assert settings.function_version == "$LATEST"
+    published = PredictSettings.from_environment({**PREDICT, "AWS_LAMBDA_FUNCTION_VERSION": "12"})
+    assert published.function_version == "12"
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,10 @@ class LocalEnvironments:
                 variables = with_local_fault(  # test-only faults (mlops.local.faults)
                     configuration.get("Environment", {}).get("Variables", {})
                 )
+                # Lambda sets the executing version in each version's environment.
+                variables["AWS_LAMBDA_FUNCTION_VERSION"] = str(
+                    configuration.get("Version") or version
+                )
                 settings = PredictSettings.from_environment(variables)
                 runtime = load_runtime(
                     settings,

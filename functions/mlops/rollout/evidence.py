@@ -10,9 +10,15 @@ capture sink writes the Firehose layout, and it turns the EMF lines the function
   (`unavailable_requests`), slow answers (`slow_requests`: the EMF line's 0/1 for model latency
   above the spec's `max_p99_latency_ms`; CloudWatch cannot count values above a bound in moto,
   and a percentile of a few hundred requests is no decision rule), failed model loads
-  (`model_load_failed`, `model_artifact_integrity`), all by `model_version`; invalid outputs
-  (non-finite numbers, labels outside the version's classes) counted from the capture
-  records, which keep every request's outputs.
+  (`model_load_failed`, `model_artifact_integrity`); invalid outputs (non-finite numbers,
+  labels outside the version's classes) counted from the capture records, which keep every
+  request's outputs. A model canary's counts are read by `model_version` (its own model
+  version serves nowhere else); a code canary's by its published `function_version` (the
+  metrics' second dimension set, and the capture records' `function_version` field, both
+  fixed when the environment loads), because it pins production's model version and counts by
+  model version would mix production's much larger, healthy traffic into its own. Capture
+  records without a `function_version` (written by code older than this field, which can only
+  be production's, never a code canary's) are not counted for a code canary.
 """
 
 from __future__ import annotations
@@ -89,14 +95,27 @@ class CaptureReader:
                         return found
         return found
 
-    def since(self, model: str, version: int, start: datetime, now: datetime) -> list[Any]:
-        """The outputs of every request `version` answered since `start` (one list per request)."""
+    def since(
+        self,
+        model: str,
+        version: int,
+        start: datetime,
+        now: datetime,
+        function_version: str | None = None,
+    ) -> list[Any]:
+        """The outputs of every request `version` answered since `start` (one list per request);
+        with `function_version`, only the requests that function version answered."""
         outputs: list[Any] = []
         day = start
         while day.date() <= now.date():
             for key in self._keys(model, day):
                 for record in self._records(key):
                     if record.get("model_version") != version:
+                        continue
+                    if (
+                        function_version is not None
+                        and record.get("function_version") != function_version
+                    ):
                         continue
                     if datetime.fromisoformat(record["timestamp"]) >= start:
                         outputs.append(record.get("outputs") or [])
@@ -129,7 +148,8 @@ def output_validator(task: str, classes: list[Any]) -> Callable[[Any], bool]:
 
 
 class CanaryCounter(Protocol):
-    """The canary's cumulative counts since `start` (what `decide_canary` reads)."""
+    """The canary's cumulative counts since `start` (what `decide_canary` reads): of its model
+    version, or with `function_version` (a code canary) of that function version only."""
 
     def counts(
         self,
@@ -139,11 +159,13 @@ class CanaryCounter(Protocol):
         now: float,
         elapsed_minutes: float,
         valid_output: Callable[[Any], bool],
+        function_version: str | None = None,
     ) -> CanaryCounts: ...
 
 
 class CloudWatchCanaryCounter:
-    """Counts from CloudWatch (Sum of our EMF metrics by model/model_version) and capture."""
+    """Counts from CloudWatch (Sum of our EMF metrics by model and model_version, or by model
+    and function_version for a code canary) and capture."""
 
     def __init__(self, cloudwatch: Any, capture: CaptureReader, namespace: str = NAMESPACE):
         self._cloudwatch = cloudwatch
@@ -151,11 +173,22 @@ class CloudWatchCanaryCounter:
         self._namespace = namespace
 
     def metric_sums(
-        self, model: str, model_version: int, start: float, now: float
+        self,
+        model: str,
+        model_version: int,
+        start: float,
+        now: float,
+        function_version: str | None = None,
     ) -> dict[str, int]:
+        """Sums by (model, model_version, service), or by (model, function_version, service)
+        when `function_version` is given: the two dimension sets the predict function writes."""
         dimensions = [
             {"Name": "model", "Value": model},
-            {"Name": "model_version", "Value": str(model_version)},
+            (
+                {"Name": "model_version", "Value": str(model_version)}
+                if function_version is None
+                else {"Name": "function_version", "Value": function_version}
+            ),
             {"Name": "service", "Value": "predict"},
         ]
         begin = datetime.fromtimestamp(start - 60, UTC).replace(second=0, microsecond=0)
@@ -192,13 +225,15 @@ class CloudWatchCanaryCounter:
         now: float,
         elapsed_minutes: float,
         valid_output: Callable[[Any], bool],
+        function_version: str | None = None,
     ) -> CanaryCounts:
-        sums = self.metric_sums(model, model_version, start, now)
+        sums = self.metric_sums(model, model_version, start, now, function_version)
         answered = self._capture.since(
             model,
             model_version,
             datetime.fromtimestamp(start, UTC),
             datetime.fromtimestamp(now, UTC),
+            function_version,
         )
         invalid = sum(1 for outputs in answered if not all(valid_output(o) for o in outputs))
         served = sums["requests"]

@@ -17,7 +17,8 @@ next action, and returns; `reconcile` repeats until nothing is left to do. The s
 plus a code canary: when `$LATEST` runs code or configuration no served version runs
 (`code_fingerprint`, which leaves out the model pin that publishing writes into `$LATEST`),
 the production model is published on it and released as its own canary, judged by the same
-rule; a rolled-back code fingerprint is never retried.
+rule on its own function version's traffic (not its model version's, which production shares);
+a rolled-back code fingerprint is never retried.
 
 Guarantees (each has a test in tests/integration/test_rollout.py):
 - every registry write is one conditional transaction on the pointers' revision: two writers
@@ -443,8 +444,16 @@ def _judge_canary(
     look = int(elapsed // policy.evaluation_minutes)
     record = versions.get(state.canary)
     validator = output_validator(spec.task, list(record.classes) if record else [])
+    # A code canary pins production's model version: only its own function version's traffic
+    # is its evidence (counts by model version would dilute it with production's).
     counts = deps.counter.counts(
-        model, state.canary, state.canary_started_at, now, elapsed, validator
+        model,
+        state.canary,
+        state.canary_started_at,
+        now,
+        elapsed,
+        validator,
+        function_version=state.canary_function_version if state.canary_kind == "code" else None,
     )
     if look <= state.canary_last_look and not counts.load_failures:
         return None  # at most one look per evaluation period (decision.py's contract)

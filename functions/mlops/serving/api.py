@@ -112,15 +112,24 @@ class PredictionService:
         # own version (the rollout reconciler rolls it back), not against "0".
         version = runtime.version.version if runtime.version else self.settings.model_version
         self._version_label = str(version)
+        service = self.metrics.service or "predict"
+        # The executing function version's own dimension set: a code canary pins production's
+        # model version, and is judged on this set's counts (mlops.rollout.evidence).
+        self._function_dimensions = {
+            "model": self.settings.model_name,
+            "function_version": self.settings.function_version,
+            "service": service,
+        }
         self.prediction_metrics = PredictionMetrics(
             namespace=self.metrics.namespace or "ServerlessMlops",
             dimensions={
                 "model": self.settings.model_name,
                 "model_version": str(version),
-                "service": self.metrics.service or "predict",
+                "service": service,
             },
             emit=emit_metrics,
             slow_ms=self._slow_ms(),
+            more_dimensions=(self._function_dimensions,),
         )
         self.sample_rate = self._sample_rate()
         self._openapi: str | None = None
@@ -203,14 +212,21 @@ class PredictionService:
     def _dimensions(self) -> None:
         self.metrics.add_dimension(name="model", value=self.settings.model_name)
         self.metrics.add_dimension(name="model_version", value=self._version_label)
+        # The function version's set, as on the predict line (mlops.serving.emf): replaced, not
+        # appended, when another environment's set is pending (the local stack shares one
+        # Metrics object between its per-version environments).
+        self.metrics.provider.dimension_sets.clear()
+        self.metrics.add_dimensions(**self._function_dimensions)
 
     def count_metric(self, name: str, value: float = 1) -> None:
-        """A Powertools metric with this model's dimensions (set once per flush; compared, not
-        assumed: Powertools' metric state is shared by every Metrics object in the process)."""
+        """A Powertools metric with this model's dimension sets (set once per flush; compared,
+        not assumed: Powertools' metric state is shared by every Metrics object in the
+        process)."""
         dimensions = self.metrics.dimension_set
         if (
             dimensions.get("model") != self.settings.model_name
             or dimensions.get("model_version") != self._version_label
+            or self.metrics.provider.dimension_sets != [self._function_dimensions]
         ):
             self._dimensions()
         self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -336,7 +352,16 @@ class PredictionService:
         payload: dict[str, Any] = {"outputs": outputs}
         if should_sample(self.sample_rate):
             payload["inputs"] = instances
-        self.capture.write(capture_record("prediction", model_name, version, request_id, payload))
+        self.capture.write(
+            capture_record(
+                "prediction",
+                model_name,
+                version,
+                request_id,
+                payload,
+                function_version=self.settings.function_version,
+            )
+        )
 
     def _feedback(self, model_name: str, body: FeedbackRequest) -> dict[str, Any]:
         """The 202 answer's body; the feedback goes to capture, joined later on request ids."""
@@ -362,6 +387,7 @@ class PredictionService:
                 version.version,
                 self._request_id(),
                 {"feedback": [item.model_dump() for item in body.feedback]},
+                function_version=self.settings.function_version,
             )
         )
         return {"accepted": len(body.feedback)}

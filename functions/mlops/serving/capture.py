@@ -1,7 +1,8 @@
 """Capture for monitoring, without a network round trip on the hot path.
 
-Every request's id, serving version and predictions are kept (feedback joins on the request
-id); full inputs only for a sampled share of requests (the spec's `capture_sample_rate`).
+Every request's id, serving model version, function version and predictions are kept
+(feedback joins on the request id); full inputs only for a sampled share of requests (the
+spec's `capture_sample_rate`).
 On AWS the sink writes one JSON line to stdout: Lambda ships it to CloudWatch Logs
 synchronously with the invocation (nothing is lost when the environment is frozen or shut
 down), and a subscription filter on `$.capture` forwards it to Firehose, which lands it in S3
@@ -36,13 +37,21 @@ class StdoutCaptureSink:
 
 
 def capture_record(
-    kind: str, model: str, version: int, request_id: str, payload: dict[str, Any]
+    kind: str,
+    model: str,
+    version: int,
+    request_id: str,
+    payload: dict[str, Any],
+    function_version: str | None = None,
 ) -> dict[str, Any]:
+    """`function_version`: the executing function version (fixed at load), by which a code
+    canary's invalid outputs are counted (its model version is production's)."""
     return {
         "capture": True,
         "kind": kind,
         "model": model,
         "model_version": version,
+        "function_version": function_version,
         "request_id": request_id,
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         **payload,

@@ -8,12 +8,19 @@ always sends the same three metrics with the same dimensions, so everything but 
 and the timestamp is fixed when the model loads, and a request only fills in four numbers.
 The line is the EMF document Powertools would print for the same metrics (a unit test
 compares the two), so dashboards, alarms and the rollout's latency reads see one format.
+
+Dimension sets: (model, model_version, service), what dashboards, alarms and a model canary's
+counts read, and (model, function_version, service), the executing function version that
+Lambda sets in each version's environment (AWS_LAMBDA_FUNCTION_VERSION). A code canary pins
+the same model version as production, so its counts are read by function version: by model
+version they would include production's traffic. Both sets are fixed at load; CloudWatch
+extracts one data point per metric and dimension set from the one line.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -40,16 +47,21 @@ class PredictionMetrics:
         dimensions: dict[str, str],
         emit: Callable[[str], None],
         slow_ms: float | None = None,
+        more_dimensions: Sequence[dict[str, str]] = (),
     ) -> None:
+        """`dimensions`: the first dimension set; `more_dimensions`: further sets (their values
+        join the document's root, as Powertools' `add_dimensions` writes them)."""
         self._emit = emit
         self._slow_ms = float("inf") if slow_ms is None else slow_ms
         # POWERTOOLS_METRICS_DISABLED / POWERTOOLS_DEV, read as Powertools reads them.
         self.disabled = is_metrics_disabled()
         self._dimensions = dict(dimensions)
+        for extra in more_dimensions:
+            self._dimensions.update(extra)
         self._directive = [
             {
                 "Namespace": namespace,
-                "Dimensions": [list(self._dimensions)],
+                "Dimensions": [list(dimensions), *(list(extra) for extra in more_dimensions)],
                 # Standard resolution: no StorageResolution key (as Powertools writes it).
                 "Metrics": [{"Name": name, "Unit": unit} for name, unit in PREDICT_METRICS],
             }
