@@ -80,3 +80,20 @@ class Alerts(Construct):
         )
         if alert_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alert_email))
+
+
+def grant_publish_alerts(role: iam.IRole, topic: sns.ITopic, key: kms.IKey) -> None:
+    """Let `role` publish to the alerts topic: sns:Publish on it, and the data key SNS encrypts
+    with on the publisher's behalf (SSE-KMS; without the key grant Publish is refused)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PublishAlerts", actions=["sns:Publish"], resources=[topic.topic_arn]
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="EncryptAlerts",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+        )
+    )

@@ -19,13 +19,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
 from aws_cdk.aws_sns import ITopic
 from constructs import Construct
 
+from infra.alerts import grant_publish_alerts
 from infra.nag import acknowledge, bucket_arn_finding
+from infra.queues import work_queues
 from infra.serving import model_id
 from infra.standard_function import StandardFunction
 from infra.training import MODELS_PREFIX
@@ -66,24 +67,12 @@ class DriftMonitor(Construct):
         code: lambda_.DockerImageCode,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = work_queues(
             self,
-            "DeadLetterQueue",
-            queue_name=names.drift_dlq,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
             queue_name=names.drift_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(6 * DRIFT_TIMEOUT.to_seconds()),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=3
-            ),
+            dlq_name=names.drift_dlq,
+            consumer_timeout=DRIFT_TIMEOUT,
+            max_receive_count=DRIFT_MAX_RECEIVES,
         )
         self.rules: dict[str, events.Rule] = {}
         for name in sorted(specs):
@@ -138,15 +127,9 @@ class DriftMonitor(Construct):
                 max_concurrency=DRIFT_CONCURRENCY,
             )
         )
-        self._grant(drift.role, capture_bucket, model_bucket, registry_table, alerts_topic)
+        self._grant(drift.role, capture_bucket, model_bucket, registry_table)
         self._grant_retraining(drift.role, data_bucket)
-        drift.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="EncryptAlerts",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[alerts_key.key_arn],
-            )
-        )
+        grant_publish_alerts(drift.role, alerts_topic, alerts_key)
 
     def _grant_retraining(self, role: iam.IRole, data_bucket: s3.IBucket) -> None:
         """A spec's retrain_on_drift: read labelled CSVs under labelled/, copy one under
@@ -190,7 +173,6 @@ class DriftMonitor(Construct):
         capture_bucket: s3.IBucket,
         model_bucket: s3.IBucket,
         registry_table: ITable,
-        alerts_topic: ITopic,
     ) -> None:
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -238,11 +220,6 @@ class DriftMonitor(Construct):
                 # Claims, state and version reads; transactions are authorized per item.
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 resources=[registry_table.table_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishAlerts", actions=["sns:Publish"], resources=[alerts_topic.topic_arn]
             )
         )
         for suffix, reason in (

@@ -23,13 +23,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
 from aws_cdk.aws_sns import ITopic
 from constructs import Construct
 
+from infra.alerts import grant_publish_alerts
 from infra.nag import acknowledge, bucket_arn_finding
+from infra.queues import work_queues
 from infra.standard_function import StandardFunction
 from mlops.resources import EVENT_SOURCE, ResourceNames
 
@@ -73,24 +74,12 @@ class Rollout(Construct):
         alerts_key: IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = work_queues(
             self,
-            "DeadLetterQueue",
-            queue_name=names.rollout_dlq,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
             queue_name=names.rollout_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(6 * ROLLOUT_TIMEOUT.to_seconds()),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=3
-            ),
+            dlq_name=names.rollout_dlq,
+            consumer_timeout=ROLLOUT_TIMEOUT,
+            max_receive_count=3,
         )
         events.Rule(
             self,
@@ -208,18 +197,7 @@ class Rollout(Construct):
                 sid="ReadCanaryMetrics", actions=["cloudwatch:GetMetricData"], resources=["*"]
             )
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishAlerts", actions=["sns:Publish"], resources=[alerts_topic.topic_arn]
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="EncryptAlerts",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[alerts_key.key_arn],
-            )
-        )
+        grant_publish_alerts(role, alerts_topic, alerts_key)
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -16,21 +16,21 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
 from aws_cdk.aws_sns import ITopic
 from constructs import Construct
 
+from infra.alerts import grant_publish_alerts
 from infra.bundling import REPO_ROOT
 from infra.nag import acknowledge, bucket_arn_finding
+from infra.queues import visibility_for, work_queues
 from infra.standard_function import StandardFunction
 from mlops.resources import TRAINING_PREFIX, ResourceNames
 
 TRAIN_TIMEOUT = Duration.minutes(15)
-# AWS's guidance for SQS-triggered functions: visibility at least 6x the function timeout, so a
-# message is not redelivered while the first attempt may still run. SQS caps it at 12 hours.
-VISIBILITY_TIMEOUT = Duration.seconds(min(6 * TRAIN_TIMEOUT.to_seconds(), 12 * 3600))
+# What the queue gives one delivery before another may start (infra/queues.py: 6x the timeout).
+VISIBILITY_TIMEOUT = visibility_for(TRAIN_TIMEOUT)
 MAX_RECEIVE_COUNT = 3
 TRAIN_MEMORY_MB = 3008
 # Parsing a CSV costs ~13x its size in memory (measured: a 19.3 MB, 20-feature file grew the
@@ -101,24 +101,12 @@ class Training(Construct):
         code_version: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = work_queues(
             self,
-            "DeadLetterQueue",
-            queue_name=names.training_dlq,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
             queue_name=names.training_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
-            ),
+            dlq_name=names.training_dlq,
+            consumer_timeout=TRAIN_TIMEOUT,
+            max_receive_count=MAX_RECEIVE_COUNT,
         )
         data_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
@@ -159,8 +147,8 @@ class Training(Construct):
                 max_concurrency=TRAIN_CONCURRENCY,
             )
         )
-        self._grant(train.role, data_bucket, model_bucket, registry_table, alerts_topic)
-        self._grant_alerts_key(train.role, alerts_key)
+        self._grant(train.role, data_bucket, model_bucket, registry_table)
+        grant_publish_alerts(train.role, alerts_topic, alerts_key)
 
     def _acknowledge_notifications_handler(self) -> None:
         """CDK configures bucket notifications through its own singleton function."""
@@ -181,7 +169,6 @@ class Training(Construct):
         data_bucket: s3.IBucket,
         model_bucket: s3.IBucket,
         registry_table: ITable,
-        alerts_topic: ITopic,
     ) -> None:
         """Least privilege: the training prefix, the models prefix, the table, the topic."""
         training_objects = data_bucket.arn_for_objects(f"{TRAINING_PREFIX}*")
@@ -230,11 +217,6 @@ class Training(Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="PublishAlerts", actions=["sns:Publish"], resources=[alerts_topic.topic_arn]
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
                 sid="PutRegistryEvents",
                 actions=["events:PutEvents"],
                 resources=[
@@ -255,14 +237,4 @@ class Training(Construct):
             bucket_arn_finding(model_bucket, f"/{MODELS_PREFIX}*"),
             "Artifacts are written to models/<model>/v<N>/ with N allocated at run time; access "
             "is limited to the models/ prefix.",
-        )
-
-    def _grant_alerts_key(self, role: iam.IRole, key: IKey) -> None:
-        """Publishing to an SSE-KMS topic needs the data key (SNS encrypts on our behalf)."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="EncryptAlerts",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-            )
         )

@@ -4,6 +4,7 @@ schedule reconciles every declared model."""
 from __future__ import annotations
 
 from rollout.handler import models_in
+
 from tests.conftest import load_event
 
 
