@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report` on the app)
 from mlops.cli.main import app
 from mlops.local.stack import LocalStack, LocalState
 from mlops.spec.files import SPECS_DIR_ENV
@@ -196,7 +197,15 @@ def test_predict_with_an_empty_csv_is_an_error_not_an_empty_table(
 # -- unknown models --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "args",
-    [("models", "nosuch"), ("promote", "wine", "1"), ("predict", "wine", "--json", "{}")],
+    [
+        ("models", "nosuch"),
+        ("promote", "wine", "1"),
+        ("predict", "wine", "--json", "{}"),
+        ("status", "wine"),
+        ("rollback", "wine"),
+        ("drift", "wine"),
+        ("report", "wine"),
+    ],
 )
 def test_an_undeclared_model_is_named_as_such(running: RunningStack, args: tuple[str, ...]) -> None:
     _assert_refused(_run(*args), 2, "is not a declared model", "iris")
@@ -212,6 +221,15 @@ def test_train_of_an_undeclared_model_uploads_nothing(running: RunningStack) -> 
         Bucket=running.stack.names.data_bucket, Prefix="training/wine/"
     )
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_promote_of_a_version_the_registry_does_not_have_says_so(running: RunningStack) -> None:
+    _assert_refused(_run("promote", "iris", "7"), 1, "iris has no version 7")
+
+
+def test_drift_now_without_a_production_version_returns_at_once(running: RunningStack) -> None:
+    # diabetes is declared but never trained here: the check would record nothing to wait for.
+    _assert_refused(_run("drift", "diabetes", "--now", "--timeout", "30"), 1, "nothing to check")
 
 
 def test_a_declared_model_without_runs_says_so(running: RunningStack) -> None:

@@ -19,7 +19,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from mlops.cli.main import StackOption, _target, app, console
+from mlops.cli.main import StackOption, _check_declared, _registry, _target, app, console
 from mlops.cli.target import Target
 from mlops.clients import client
 
@@ -99,7 +99,15 @@ def drift(
 ) -> None:
     """Print MODEL's latest drift verdict and its table (with --now: check first)."""
     target = _target(stack)
+    _check_declared(target, model)
     bucket, queue = _capture_bucket_and_queue(target, stack)
+    if now and _registry(target).get_pointers(model).production is None:
+        # The check compares the serving version's traffic: with none it records nothing, and
+        # waiting for its result would only end at --timeout.
+        console.print(
+            f"[red]{model} has no production version yet: there is nothing to check[/red]"
+        )
+        raise typer.Exit(1)
     if now:
         from mlops.drift.run import check_id_for
         from mlops.local.drift_schedule import schedule_message
@@ -134,6 +142,7 @@ def report(
 ) -> None:
     """Save MODEL's latest drift report (self-contained HTML) locally."""
     target = _target(stack)
+    _check_declared(target, model)
     bucket, _ = _capture_bucket_and_queue(target, stack)
     latest = _latest(target, model)
     if latest is None:

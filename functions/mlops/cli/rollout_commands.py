@@ -140,12 +140,13 @@ def register(
         stack: StackOption = None,
     ) -> None:
         """Promote MODEL's canary now, or make VERSION production (no canary in flight)."""
-        from mlops.rollout.reconciler import RolloutError, manual_promote
+        from mlops.registry import RegistryError
+        from mlops.rollout.reconciler import manual_promote
 
         try:
             rollout = deps(stack, model)
             report = retried(lambda: manual_promote(model, rollout, version))
-        except RolloutError as error:
+        except RegistryError as error:  # RolloutError, or a version the registry does not have
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from error
         pointers = report.pointers
@@ -158,12 +159,13 @@ def register(
     @app.command()
     def rollback(model: str, stack: StackOption = None) -> None:
         """Roll MODEL's canary back; with none, put the previous production version back."""
-        from mlops.rollout.reconciler import RolloutError, manual_rollback
+        from mlops.registry import RegistryError
+        from mlops.rollout.reconciler import manual_rollback
 
         try:
             rollout = deps(stack, model)
             report = retried(lambda: manual_rollback(model, rollout))
-        except RolloutError as error:
+        except RegistryError as error:  # RolloutError, or a version the registry does not have
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from error
         pointers = report.pointers
