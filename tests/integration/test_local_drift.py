@@ -22,12 +22,10 @@ from typer.testing import CliRunner
 
 import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report` on the app)
 from mlops.cli.main import app
-from mlops.clients import reset_clients
 from mlops.examples import diabetes_csv
 from mlops.local.stack import LocalStack
 from mlops.spec.files import SPECS_DIR_ENV
-from mlops.spec.loader import _load_cached
-from tests.integration.test_local_stack import MODELS, _http, _wait_for
+from tests.integration.test_local_stack import MODELS, _http, _wait_for, running_local_stack
 
 NUMERIC = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 BATCH = 25
@@ -37,25 +35,10 @@ BATCH = 25
 def drift_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     """The local stack on free ports (as test_local_stack's fixture), with the drift timer
     out of the way: checks run on demand (`mlops drift --now`), so the phases stay apart."""
-    saved = dict(os.environ)
     specs = tmp_path / "models"
     shutil.copytree(MODELS, specs)
-    monkeypatch.setenv(SPECS_DIR_ENV, str(specs))
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
-    monkeypatch.setenv("MLOPS_LOCAL_API_KEY", "test-key")
-    monkeypatch.setenv("MLOPS_DRIFT_INTERVAL_SECONDS", "3600")
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
-        monkeypatch.delenv(key, raising=False)
-    _load_cached.cache_clear()
-    # Port 0: the servers bind a free port and the stack reads it back (no probe-then-bind race).
-    stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
-    stack.start()
-    yield stack
-    stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _load_cached.cache_clear()
-    reset_clients()
+    env = {"MLOPS_DRIFT_INTERVAL_SECONDS": "3600"}
+    yield from running_local_stack(tmp_path, monkeypatch, specs, env)
 
 
 def _rows() -> list[dict[str, Any]]:

@@ -21,9 +21,7 @@ from typer.testing import CliRunner
 
 from mlops.cli.main import app
 from mlops.local.stack import LocalStack
-from mlops.spec.files import SPECS_DIR_ENV
-from mlops.spec.loader import _load_cached
-from tests.integration.test_local_stack import MODELS, _http
+from tests.integration.test_local_stack import MODELS, _http, running_local_stack
 
 ROW = {
     "sepal length (cm)": 6.7,
@@ -46,7 +44,6 @@ max_p99_latency_ms = 250
 
 @pytest.fixture
 def rollout_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    saved = dict(os.environ)
     specs = tmp_path / "models"
     specs.mkdir()
     for spec in MODELS.glob("*.toml"):
@@ -54,30 +51,12 @@ def rollout_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[L
         if spec.stem == "iris":
             text = re.sub(r"\[canary\].*?(?=\n\[)", CANARY, text, flags=re.S)
         (specs / spec.name).write_text(text)
-    monkeypatch.setenv(SPECS_DIR_ENV, str(specs))
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
-    monkeypatch.setenv("MLOPS_LOCAL_API_KEY", "test-key")
-    monkeypatch.setenv("MLOPS_ROLLOUT_MINUTE_SECONDS", "1")
-    monkeypatch.setenv("MLOPS_LOCAL_ROLLOUT_SECONDS", "0.5")
-    monkeypatch.setenv("MLOPS_LOCAL_FAULTS", "iris:3=error")
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
-        monkeypatch.delenv(key, raising=False)
-    _load_cached.cache_clear()
-    # Port 0: the servers bind a free port and the stack reads it back (no probe-then-bind race).
-    stack = LocalStack(moto_port=0, api_port=0, say=lambda line: None, poll_seconds=0.2)
-    stack.start()
-    yield stack
-    stack.stop()
-    # moto's backends are process-wide: a later stack in this process must not see this one's.
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-    os.environ.clear()
-    os.environ.update(saved)
-    _load_cached.cache_clear()
-    from mlops.clients import reset_clients
-
-    reset_clients()
+    env = {
+        "MLOPS_ROLLOUT_MINUTE_SECONDS": "1",
+        "MLOPS_LOCAL_ROLLOUT_SECONDS": "0.5",
+        "MLOPS_LOCAL_FAULTS": "iris:3=error",
+    }
+    yield from running_local_stack(tmp_path, monkeypatch, specs, env)
 
 
 def _cli(*args: str) -> str:

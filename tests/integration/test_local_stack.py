@@ -38,16 +38,21 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
-@pytest.fixture
-def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+def running_local_stack(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    specs: Path,
+    env: dict[str, str] | None = None,
+) -> Iterator[LocalStack]:
+    """A started local stack reading `specs`, its state under tmp_path, `env` set; stopped and
+    the process's environment, spec cache, moto backends and clients restored afterwards (the
+    local-stack tests share this; each fixture prepares its own specs and settings)."""
     saved = dict(os.environ)
-    specs = tmp_path / "models"
-    specs.mkdir()
-    for spec in MODELS.glob("*.toml"):
-        (specs / spec.name).write_text(spec.read_text())
     monkeypatch.setenv(SPECS_DIR_ENV, str(specs))
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path / ".mlops"))
     monkeypatch.setenv("MLOPS_LOCAL_API_KEY", "test-key")
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_STACK"):
         monkeypatch.delenv(key, raising=False)
     _load_cached.cache_clear()
@@ -57,12 +62,25 @@ def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
     stack.start()
     yield stack
     stack.stop()
+    # moto's backends are process-wide: a later stack in this process must not see this one's.
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
     os.environ.clear()
     os.environ.update(saved)
     _load_cached.cache_clear()
     from mlops.clients import reset_clients
 
     reset_clients()
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    specs = tmp_path / "models"
+    specs.mkdir()
+    for spec in MODELS.glob("*.toml"):
+        (specs / spec.name).write_text(spec.read_text())
+    yield from running_local_stack(tmp_path, monkeypatch, specs)
 
 
 def _http(
