@@ -38,7 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
-    from benchmarks import canary_simulation, cold, drift_calibration, report, sizes, stack, warm
+    from benchmarks import (
+        canary_simulation,
+        cold,
+        cost,
+        drift_calibration,
+        report,
+        sizes,
+        stack,
+        warm,
+    )
+    from infra.serving import PREDICT_MEMORY_MB
 
     if args.quick:
         warm.SECONDS_PER_VARIANT, warm.MIN_CALLS, warm.ROUNDS = 0.25, 24, 6
@@ -58,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         results["warm"] = warm.run_warm(bench, say)
         say("where the handler's time goes (stages, interleaved)")
         results["breakdown"] = warm.run_breakdown(bench, say)
+        say("cost per million predictions (the handler's stdout bytes, priced)")
+        results["cost"] = cost.run_cost(bench, results["warm"], PREDICT_MEMORY_MB, say)
         say("cold start (fresh processes)")
         results["cold"] = cold.run_cold(bench, say)
         say("sizes")
@@ -74,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] += canary_simulation.evaluate_targets(canary)
     markdown = (
         report.render_markdown(results)
+        + cost.render_markdown(results["cost"], stack.LABELS)
         + canary_simulation.render_markdown(canary)
         + drift_calibration.render_markdown(results["drift"])
     )
