@@ -206,8 +206,8 @@ def render_markdown(cost: dict[str, Any], labels: dict[str, str]) -> str:
         "assumptions: benchmarks/cost.py.",
         "",
         "| Model | Rows | stdout per request | billed ms | Lambda (requests + duration) | "
-        "API front | Logs + Firehose | X-Ray | **total** |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "API front | Logs + Firehose | X-Ray | **per million requests** | per million rows |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell in cost["cells"]:
         for line in cell["costs"]:
@@ -217,6 +217,7 @@ def render_markdown(cost: dict[str, Any], labels: dict[str, str]) -> str:
                 f"{cell['stdout']['bytes_per_request']:.0f} B | {line['billed_ms']} | "
                 f"${line['lambda_requests'] + line['lambda_duration']:.3f} | "
                 f"{front} ${line['api']:.2f} | ${line['logs'] + line['firehose']:.3f} | "
-                f"${line['xray']:.2f} | **${line['total']:.2f}** |"
+                f"${line['xray']:.2f} | **${line['total']:.2f}** | "
+                f"${line['total'] / cell['rows']:.3f} |"
             )
     return "\n".join(lines) + "\n"

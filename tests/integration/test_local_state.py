@@ -1,4 +1,4 @@
-"""What survives a restart of `mlops local` (README "Local stack"): buckets with every object
+"""What survives a restart of `mlops local` (docs/local.md): buckets with every object
 version and its id, the registry, published function versions and alias `live`; `--reset`
 starts empty. Each stack here is stopped and started again in one process: stop() forgets
 moto's in-memory state as a process exit would, so what comes back came from the saved state.

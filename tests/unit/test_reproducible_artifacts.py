@@ -1,5 +1,5 @@
 """The same file, spec and code give the same model.onnx bytes, so the artifact's sha256 in
-the registry proves which data made a model (README "Artifacts")."""
+the registry proves which data made a model (docs/training.md "Artifacts")."""
 
 from __future__ import annotations
 

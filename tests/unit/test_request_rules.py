@@ -1,5 +1,5 @@
 """Rules a real client meets at the feature checks: a number for a numeric-text category, and
-a client's own text echoed capped (README "Prediction API")."""
+a client's own text echoed capped (docs/api.md)."""
 
 from __future__ import annotations
 

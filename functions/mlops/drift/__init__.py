@@ -1,5 +1,5 @@
 """Drift statistics: is a captured window different from the training reference, by a test
-with a stated false-alarm rate and an effect size (README "Drift decisions (statistics)")."""
+with a stated false-alarm rate and an effect size (docs/drift.md)."""
 
 from mlops.drift.columnar import (
     REFERENCE_ROW_CAP,

@@ -4,7 +4,7 @@ Hand-writing a spec for the 64-pixel digits data took 416 lines. The file alread
 it: which columns are numbers, which are labels and their values, the observed ranges. What
 the data cannot say (the bar a model must clear) is suggested and marked as a suggestion.
 
-Rules (README "Declaring a model"):
+Rules (docs/spec.md):
 - a column whose every non-missing cell parses as a number is numeric; any other column is
   categorical with its observed values as `categories` (at most MAX_CATEGORIES: more is not a
   category but an identifier or free text, and is left out with a comment);

@@ -249,7 +249,7 @@ class DriftPolicy(_Strict):
         int,
         Field(ge=10, description="Fewer captured values: 'insufficient data', never 'no drift'."),
     ] = 200
-    # The decision rule (README "Drift decisions"): a feature drifts when its test is significant
+    # The decision rule (docs/drift.md): a feature drifts when its test is significant
     # at `alpha` after Holm's correction over every feature tested AND its effect exceeds the
     # negligible level. The minimum effect is what a check is sized to catch (95% power): each
     # result reports the smallest effect it could have caught at its n against it.
@@ -284,7 +284,7 @@ class DriftPolicy(_Strict):
 
     # Optional, off by default: a drift alert also starts a training run from the newest CSV
     # under `retrain_from` (a prefix under `labelled/` in the data bucket, where the drift
-    # function may read; README "Drift checks").
+    # function may read; docs/drift.md "Drift checks").
     retrain_on_drift: Annotated[
         bool,
         Field(description="On a drift alert, retrain from the newest CSV under retrain_from."),

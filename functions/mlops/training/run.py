@@ -353,7 +353,7 @@ def reference_files(spec: ModelSpec, candidate: Candidate, data: Any) -> tuple[b
     Predictions come from the held-out rows, not the training rows: a forest reproduces its
     training labels, so its predictions there are sharper than on new traffic and the check
     would flag that difference as drift. Features come from every row: the more reference
-    values, the smaller the shift a check can catch (README "Drift decisions").
+    values, the smaller the shift a check can catch (docs/drift.md).
     """
     columns = Columns(
         numeric={f.name: data.numeric[:, i] for i, f in enumerate(spec.numeric_features)},
