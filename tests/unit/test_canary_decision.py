@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.stats import binom, binomtest, norm
+from scipy.stats import beta, binom, binomtest, norm
 
 from mlops.rollout.decision import (
     CanaryCounts,
@@ -239,3 +239,119 @@ def test_feedback_summary_is_the_sample_mean_and_variance() -> None:
     assert feedback_summary([]) == FeedbackSummary(labelled=0, mean=0.0, variance=0.0)
     with pytest.raises(ValueError, match="finite"):
         feedback_summary([1.0, float("nan")])
+
+
+# The reasons and figures `as_record()` carries: the registry records them and the alert quotes
+# them, so each branch's exact text and every figure is part of the decision's contract.
+
+
+def test_each_early_branch_states_its_exact_reason() -> None:
+    failed = decide_canary(_counts(3, 500, load_failures=2), POLICY)
+    assert (failed.reason, failed.load_failures) == ("the model failed to load (2x)", 2)
+    first = decide_canary(_counts(0, 100), POLICY)
+    assert (first.action, first.reason) == ("continue", "the first evaluation period has not ended")
+    baking = decide_canary(_counts(BAKED - 1, 2500), POLICY)
+    assert (baking.action, baking.rule) == ("continue", "baking")
+    assert baking.reason == f"baking: look {BAKED - 1}, promotion from look {BAKED}"
+
+
+def test_both_broken_metrics_are_named_in_the_rollback_reason() -> None:
+    decision = decide_canary(_counts(1, 10, errors=10, slow=10), POLICY)
+    assert (decision.action, decision.rule) == ("rollback", "policy_broken")
+    bound = rollback_alpha(POLICY) ** (1 / 10)  # P(X = 10 | 10, p) = p^10 = alpha at the bound
+    assert decision.reason == (
+        f"error_rate 10/10: lower bound {bound:.4f} > limit 0.01; "
+        f"slow_share 10/10: lower bound {bound:.4f} > limit 0.01"
+    )
+
+
+def test_insufficient_traffic_records_its_rule_and_reason() -> None:
+    decision = decide_canary(_counts(BAKED, 50), POLICY)
+    assert (decision.action, decision.rule) == ("insufficient_traffic", "insufficient_traffic")
+    assert decision.reason == "insufficient traffic: 50 < min_requests 100; bake extended"
+    final = decide_canary(_counts(LAST, 50), POLICY)
+    assert final.reason == "insufficient traffic: 50 < min_requests 100 at the extension limit"
+
+
+def test_min_requests_exactly_met_is_enough_to_promote() -> None:
+    policy = CanaryPolicy(min_requests=3000)
+    at = decide_canary(_counts(BAKED, 3000, errors=15, slow=15), policy)
+    assert (at.action, at.rule) == ("promote", "policy_holds")
+    below = decide_canary(_counts(BAKED, 2999, errors=15, slow=15), policy)
+    assert (below.action, below.rule) == ("insufficient_traffic", "insufficient_traffic")
+
+
+def test_min_requests_exactly_met_is_judged_on_the_bounds() -> None:
+    """100 requests (the default min_requests) with no events: judged, not 'insufficient';
+    the upper bound 1 - (beta/Kp)^(1/100) ~ 4.8% does not exclude 2%, so the bake extends."""
+    decision = decide_canary(_counts(BAKED, 100), POLICY)
+    assert (decision.action, decision.rule) == ("extend", "undecided")
+
+
+def test_promotion_states_its_reason() -> None:
+    decision = decide_canary(_counts(BAKED, 3000, errors=15, slow=15), POLICY)
+    assert decision.reason == "upper bounds below minimum_effect x limit on both metrics"
+
+
+def test_undecided_names_only_the_metrics_that_do_not_hold() -> None:
+    # 9/600 errors: not shown below 2%; no slow requests: 0/600 is shown below 2%.
+    one = decide_canary(_counts(BAKED, 600, errors=9), POLICY)
+    errors, slow = one.metrics
+    assert (one.action, one.rule, errors.holds, slow.holds) == ("extend", "undecided", False, True)
+    assert one.reason == (
+        f"undecided: error_rate upper bound {errors.upper_bound:.4f} >= 0.02; bake extended"
+    )
+    assert errors.upper_bound == pytest.approx(beta_upper(9, 600))
+
+
+def test_undecided_on_both_metrics_names_both() -> None:
+    both = decide_canary(_counts(BAKED, 600, errors=9, slow=9), POLICY)
+    assert (both.action, both.rule) == ("extend", "undecided")
+    bound = beta_upper(9, 600)
+    assert both.reason == (
+        f"undecided: error_rate upper bound {bound:.4f} >= 0.02; "
+        f"slow_share upper bound {bound:.4f} >= 0.02; bake extended"
+    )
+    final = decide_canary(_counts(LAST, 600, errors=9, slow=9), POLICY)
+    assert final.reason == (
+        f"undecided: error_rate upper bound {bound:.4f} >= 0.02; "
+        f"slow_share upper bound {bound:.4f} >= 0.02 at the extension limit"
+    )
+
+
+def beta_upper(events: int, requests: int) -> float:
+    """The Clopper-Pearson upper bound at the promotion level, from scipy.stats."""
+    return float(beta.ppf(1 - promotion_beta(POLICY), events + 1, requests - events))
+
+
+def test_the_record_carries_the_plan_the_counts_and_each_level() -> None:
+    record = decide_canary(_counts(BAKED, 3000, errors=15, slow=3), POLICY).as_record()
+    assert {key: record[key] for key in ("look", "max_looks", "first_promotion_look")} == {
+        "look": BAKED,
+        "max_looks": LAST,
+        "first_promotion_look": BAKED,
+    }
+    assert (record["requests"], record["load_failures"]) == (3000, 0)
+    errors, slow = record["metrics"]
+    assert (errors["events"], errors["rate"], slow["events"], slow["rate"]) == (15, 0.005, 3, 0.001)
+    for row in (errors, slow):
+        assert row["rollback_alpha"] == pytest.approx(0.05 / 24)
+        assert row["promotion_beta"] == pytest.approx(0.05 / 7)
+        assert (row["limit"], row["promotion_limit"]) == (0.01, 0.02)
+
+
+def test_no_requests_record_a_rate_of_zero() -> None:
+    decision = decide_canary(_counts(BAKED, 0), POLICY)
+    assert [(m.events, m.requests, m.rate) for m in decision.metrics] == [(0, 0, 0.0)] * 2
+
+
+@pytest.mark.parametrize(("elapsed", "look"), [(4.999999, 0), (5.0, 1), (9.999999, 1), (10.0, 2)])
+def test_the_look_is_the_number_of_whole_periods_elapsed(elapsed: float, look: int) -> None:
+    counts = CanaryCounts(requests=100, errors=0, slow_requests=0, elapsed_minutes=elapsed)
+    assert decide_canary(counts, POLICY).look == look
+
+
+@pytest.mark.parametrize("elapsed", [math.nan, math.inf])
+def test_elapsed_minutes_must_be_finite(elapsed: float) -> None:
+    with pytest.raises(ValueError, match="elapsed_minutes must be finite"):
+        CanaryCounts(requests=1, errors=0, slow_requests=0, elapsed_minutes=elapsed)

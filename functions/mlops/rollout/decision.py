@@ -97,6 +97,8 @@ class CanaryCounts:
     def __post_init__(self) -> None:
         if self.requests < 0 or self.load_failures < 0 or self.elapsed_minutes < 0:
             raise ValueError(f"counts cannot be negative: {self}")
+        if not math.isfinite(self.elapsed_minutes):
+            raise ValueError(f"elapsed_minutes must be finite, got {self.elapsed_minutes}")
         for name, value in (("errors", self.errors), ("slow_requests", self.slow_requests)):
             if not 0 <= value <= self.requests:
                 raise ValueError(f"{name} must be in [0, requests={self.requests}], got {value}")
