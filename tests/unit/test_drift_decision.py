@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from mlops.drift import Columns, DriftReport, check_drift, detectable_shift_sd
+from mlops.drift.power import detectable_js
+from mlops.drift.result import QualityCheck
 from mlops.spec import ModelSpec
 
 NUMERIC = [f"x{i}" for i in range(6)]
@@ -249,3 +252,118 @@ def test_the_spec_refuses_retired_thresholds_with_a_reason() -> None:
 def test_the_spec_refuses_a_negligible_effect_at_or_above_the_minimum() -> None:
     with pytest.raises(ValidationError, match="must be below"):
         _spec(min_effect_sd=0.1, negligible_effect_sd=0.1)
+
+
+def test_each_row_states_the_effect_it_could_catch_at_holms_strictest_level() -> None:
+    """detectable_effect: numeric rows by the KS test, categorical rows by the chi-square test
+    of their degrees of freedom, both at alpha / k (k = every test in the family)."""
+    report = _check(5_000, 15)
+    strictest = 0.05 / report.tests_in_family
+    for row in report.features:
+        if row.kind == "numeric":
+            expected = detectable_shift_sd(strictest, row.n_reference, row.n_current, 0.05)
+        else:  # basic / pro / team, no unseen value: a 2 x 3 table, 2 degrees of freedom
+            expected = detectable_js(strictest, 2, row.n_reference, row.n_current, 0.05)
+        assert row.detectable_effect == pytest.approx(expected, rel=1e-12), row.feature
+
+
+def test_a_family_of_one_test_is_judged_at_alpha_itself() -> None:
+    spec = ModelSpec.model_validate(
+        {
+            "name": "m",
+            "task": "regression",
+            "target": "y",
+            "features": [{"name": "x", "type": "numeric"}],
+            "estimator": {"name": "ridge"},
+            "quality_gate": {"metric": "rmse", "threshold": 1.0},
+        }
+    )
+    rng = np.random.default_rng(16)
+    report = check_drift(
+        spec, Columns({"x": rng.normal(size=3_000)}), Columns({"x": rng.normal(size=2_000)})
+    )
+    (row,) = report.features
+    assert report.tests_in_family == 1
+    assert row.corrected_p_value == row.p_value
+    assert row.detectable_effect == pytest.approx(
+        detectable_shift_sd(0.05, 3_000, 2_000, 0.05), rel=1e-12
+    )
+
+
+def _shifted_x0(seed: int, rows: int, shift: float, **drift: Any) -> DriftReport:
+    rng = np.random.default_rng(seed)
+    return check_drift(_spec(**drift), _sample(rng, rows), _sample(rng, rows, shifts={"x0": shift}))
+
+
+def test_a_corrected_p_value_exactly_at_alpha_is_significant() -> None:
+    """Holm rejects where adjusted <= alpha: an alpha equal to x0's corrected p-value flags it,
+    the next float below does not."""
+    first = _shifted_x0(17, 2_000, 0.1).features[0]
+    p = first.corrected_p_value
+    assert p is not None and 0.001 < p < 0.2
+    assert first.effect is not None and first.effect > 0.05
+    at = _shifted_x0(17, 2_000, 0.1, alpha=p).features[0]
+    assert (at.corrected_p_value, at.verdict) == (p, "drift")
+    below = _shifted_x0(17, 2_000, 0.1, alpha=math.nextafter(p, 0)).features[0]
+    assert below.verdict == "no_drift"
+
+
+def test_an_effect_exactly_at_the_negligible_level_does_not_alert() -> None:
+    """'A Wasserstein-1 distance at or below negligible_effect_sd never alerts.'"""
+    first = _shifted_x0(18, 20_000, 0.07).features[0]
+    effect = first.effect
+    assert effect is not None and 0.05 < effect < 0.1
+    assert first.verdict == "drift"
+    at = _shifted_x0(18, 20_000, 0.07, negligible_effect_sd=effect).features[0]
+    assert (at.effect, at.verdict) == (effect, "negligible")
+    below = _shifted_x0(18, 20_000, 0.07, negligible_effect_sd=math.nextafter(effect, 0))
+    assert below.features[0].verdict == "drift"
+
+
+def test_columns_missing_from_the_window_count_as_all_missing() -> None:
+    rng = np.random.default_rng(19)
+    window = _sample(rng, 1_000)
+    numeric = {name: column for name, column in window.numeric.items() if name != "x2"}
+    report = check_drift(_spec(), _sample(rng, 1_000), Columns(numeric, {}))
+    rows = {row.feature: row for row in report.features}
+    for name in ("x2", "plan"):
+        assert (rows[name].verdict, rows[name].n_current) == ("insufficient_data", 0), name
+        assert rows[name].missing_current == 1_000, name
+    assert report.untested == ("x2", "plan")
+
+
+def test_predictions_are_tested_only_when_both_sides_are_given() -> None:
+    rng = np.random.default_rng(20)
+    labels = rng.choice(["no", "yes"], 1_000)
+    reference, window = _sample(rng, 1_000), _sample(rng, 1_000)
+    for report in (
+        check_drift(_spec(), reference, window, reference_predictions=labels),
+        check_drift(_spec(), reference, window, window_predictions=labels),
+    ):
+        assert report.prediction is None
+        assert report.tests_in_family == len(NUMERIC) + 1
+
+
+def test_the_report_carries_the_quality_check_and_the_reference_kind() -> None:
+    rng = np.random.default_rng(21)
+    reference, window = _sample(rng, 1_000), _sample(rng, 1_000)
+    default = check_drift(_spec(), reference, window)
+    assert (default.reference_kind, default.quality) == ("training_columns", None)
+    assert not any("baseline.json" in note for note in default.notes)
+    quality = QualityCheck(
+        metric="accuracy",
+        n=300,
+        value=0.9,
+        interval=(0.86, 0.93),
+        confidence=0.95,
+        method="wilson",
+        held_out=0.92,
+        higher_is_better=True,
+        verdict="ok",
+    )
+    sampled = check_drift(
+        _spec(), reference, window, reference_kind="baseline_sample", quality=quality
+    )
+    assert sampled.reference_kind == "baseline_sample"
+    assert sampled.quality is quality
+    assert any("baseline.json" in note for note in sampled.notes)

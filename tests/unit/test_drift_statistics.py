@@ -154,3 +154,9 @@ def test_wilson_interval_equals_scipys_binomtest_wilson() -> None:
         low, high = wilson_interval(successes, trials)
         assert low == pytest.approx(expected.low, abs=1e-12)
         assert high == pytest.approx(expected.high, abs=1e-12)
+
+
+def test_holm_caps_adjusted_p_values_at_one() -> None:
+    assert holm(np.array([0.3, 0.6, 0.9])).tolist() == pytest.approx([0.9, 1.0, 1.0])
+    assert holm(np.array([0.7])).tolist() == [0.7]
+    assert holm(np.array([])).size == 0

@@ -169,8 +169,6 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     error rate is at most alpha under any dependence between the tests."""
     p = np.asarray(p_values, np.float64)
     k = p.size
-    if k == 0:
-        return p.copy()
     order = np.argsort(p, kind="stable")
     stepped = np.maximum.accumulate(np.minimum(1.0, (k - np.arange(k)) * p[order]))
     adjusted = np.empty(k)
