@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aws_cdk import App, Environment, Validations
 from aws_cdk import aws_lambda as lambda_
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.bundling import MODELS_DIR, REPO_ROOT
 from infra.drift import DRIFT_HANDLER
@@ -52,7 +52,8 @@ def build_app(
     checks: bool = True,
     specs_dir: Path = MODELS_DIR,
 ) -> ServerlessMlopsStack:
-    """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions checks.
+    """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions and
+    Serverless checks.
 
     `checks=False` is for tests that assert wiring; one test synthesizes with the checks on.
     """
@@ -75,7 +76,7 @@ def build_app(
         description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
     )
     if checks:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return stack
 
 

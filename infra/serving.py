@@ -21,12 +21,13 @@ from aws_cdk.aws_dynamodb import ITable
 from constructs import Construct
 
 from infra.capture import CaptureStream
-from infra.nag import acknowledge, bucket_arn_finding
+from infra.nag import acknowledge, acknowledge_synchronous_invocation, bucket_arn_finding
 from infra.standard_function import LOG_RETENTION, StandardFunction
 from mlops.resources import LIVE_ALIAS, ResourceNames
 
 SPECS_DIR_IN_ASSET = "/var/task/models"
 PREDICT_MEMORY_MB = 1024
+PROVIDER_FRAMEWORK_MEMORY_MB = 128
 PREDICT_TIMEOUT = Duration.seconds(10)
 # What the setup step may do to a predict function: publish a version pinned to a model version
 # and create or move the alias (DESIGN §7), nothing else.
@@ -126,6 +127,28 @@ class ServingSetup(Construct):
             log_group=logs.LogGroup(self, "ProviderLogs", retention=LOG_RETENTION),
         )
         framework = self.provider.node.find_child("framework-onEvent")
+        # The Provider takes no memory size; its framework function relays one event at deploy
+        # time and runs on Lambda's default, stated here rather than left implicit.
+        framework_function = framework.node.default_child
+        assert isinstance(framework_function, lambda_.CfnFunction)
+        framework_function.memory_size = PROVIDER_FRAMEWORK_MEMORY_MB
+        acknowledge_synchronous_invocation(
+            self.function, "by the custom-resource Provider framework, with RequestResponse"
+        )
+        acknowledge(
+            framework,
+            "Serverless-LambdaDLQ",
+            "CloudFormation invokes this CDK framework function asynchronously, but the framework "
+            "reports every failure of our setup step back to CloudFormation (the stack event "
+            "shows it and the deploy rolls back); a dead-letter copy of a deploy-time request "
+            "could not be replayed into a deploy that already failed.",
+        )
+        acknowledge(
+            framework,
+            "Serverless-LambdaTracing",
+            "aws-cdk-lib's own relay, run at deploy time only; the setup function it calls (our "
+            "code) has active tracing.",
+        )
         acknowledge(
             framework,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -206,6 +229,7 @@ class PredictEndpoint(Construct):
         )
         self.function = predict.function
         self.log_group = predict.log_group
+        acknowledge_synchronous_invocation(self.function, "by API Gateway's Lambda proxy")
         self.alias_arn = f"{self.function.function_arn}:{LIVE_ALIAS}"
 
         predict.role.add_to_principal_policy(
