@@ -19,6 +19,8 @@ from constructs import Construct
 from infra.nag import acknowledge
 
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
+# A construct's default only: the stage's retention replaces it on every log group at synth
+# (infra/stage.py; dev 7 days, prod 90).
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Why not the newest Python runtime (cdk-nag's L1 and LambdaLatestVersion): the version must move
 # everywhere at once, and only a real build can prove the move.
