@@ -182,6 +182,9 @@ class ServingSetup(Construct):
 class PredictEndpoint(Construct):
     """One model's predict function, its capture subscription and its `live` alias.
 
+    `reserved_concurrency` (the spec's `[serving]`) reserves and caps the function's concurrent
+    executions; None leaves it in the account's shared pool.
+
     Attributes: `model`, `function`, `log_group`, `alias_arn` (what the API invokes) and
     `live_alias` (the custom resource: depend on it before granting or invoking the alias).
     """
@@ -200,6 +203,7 @@ class PredictEndpoint(Construct):
         capture: CaptureStream,
         setup: ServingSetup,
         code_version: str,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model = model
@@ -213,6 +217,8 @@ class PredictEndpoint(Construct):
             layers=layers.as_list(),
             memory_size=PREDICT_MEMORY_MB,
             timeout=PREDICT_TIMEOUT,
+            # The spec's [serving] reserved_concurrency: caps every version (the canary too).
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "MODEL_NAME": model,
                 # $LATEST never serves a model; each published version pins its own.
