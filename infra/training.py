@@ -47,7 +47,9 @@ MODELS_PREFIX = "models/"
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 # The image needs only what the Dockerfile copies; everything else stays out of the build
-# context and of the asset hash (so editing a test does not rebuild the image).
+# context and of the asset hash (so editing a test does not rebuild the image). The CLI and the
+# local stack never run in Lambda (as in the zip assets, infra/bundling.py): left out, the image
+# holds no code that unpickles (the local stack's snapshot does, of its own file).
 IMAGE_CONTEXT_EXCLUDE = [
     "*",
     "!constraints.txt",
@@ -55,6 +57,8 @@ IMAGE_CONTEXT_EXCLUDE = [
     "!README.md",
     "!functions",
     "!models",
+    "functions/mlops/cli",
+    "functions/mlops/local",
     "functions/**/__pycache__",
     "functions/*.egg-info",
     "**/*.pyc",
