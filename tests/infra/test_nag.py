@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
 
 from infra.app import LayerNotBuiltError, build_app, layer_code
-from tests.infra.conftest import synthesize
+from tests.infra.conftest import PROD_CONTEXT, synthesize
 
 
 def test_app_synthesizes_with_both_packs_and_no_errors(tmp_path: Path, inference_layer_dir: Path):
@@ -22,6 +22,13 @@ def test_app_synthesizes_with_both_packs_and_no_errors(tmp_path: Path, inference
         '"conclusion": "failure"'
         not in (tmp_path / "cdk.out" / "validation-report.json").read_text()
     )
+
+
+def test_prod_with_its_alert_email_passes_the_checks_too(tmp_path: Path, inference_layer_dir: Path):
+    synthesized = synthesize(
+        tmp_path / "cdk.out", inference_layer_dir, checks=True, context=PROD_CONTEXT
+    )
+    assert synthesized.resources("AWS::SNS::Subscription")
 
 
 def test_app_with_iam_auth_passes_the_checks_too(tmp_path: Path, inference_layer_dir: Path):
