@@ -130,7 +130,8 @@ class ServingSetup(Construct):
         # The Provider takes no memory size; its framework function relays one event at deploy
         # time and runs on Lambda's default, stated here rather than left implicit.
         framework_function = framework.node.default_child
-        assert isinstance(framework_function, lambda_.CfnFunction)
+        if not isinstance(framework_function, lambda_.CfnFunction):
+            raise TypeError("aws-cdk-lib's Provider no longer holds a framework-onEvent function")
         framework_function.memory_size = PROVIDER_FRAMEWORK_MEMORY_MB
         acknowledge_synchronous_invocation(
             self.function, "by the custom-resource Provider framework, with RequestResponse"
