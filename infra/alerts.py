@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.nag import acknowledge
 from mlops.resources import ResourceNames
 
 # Services that publish to the topic and therefore must be able to use its key.
@@ -79,7 +80,16 @@ class Alerts(Construct):
             )
         )
         if alert_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alert_email))
+            subscription = subscriptions.EmailSubscription(alert_email)
+            self.topic.add_subscription(subscription)
+            acknowledge(
+                self.topic,
+                "Serverless-SNSRedrivePolicy",
+                "The e-mail subscription's dead-letter queue would hold alerts that could not be "
+                "mailed, and the only way to hear of it would be an alarm published to this same "
+                "subscription; failed e-mail deliveries show in the topic's "
+                "NumberOfNotificationsFailed metric instead.",
+            )
 
 
 def grant_publish_alerts(role: iam.IRole, topic: sns.ITopic, key: kms.IKey) -> None:

@@ -25,6 +25,11 @@ from mlops.resources import ResourceNames
 
 RATE_LIMIT = 100
 BURST_LIMIT = 200
+# The stage's default method throttle caps the whole API (every key together) at a tenth of the
+# account's regional API Gateway quota (10,000 requests/s shared by every API in the account),
+# so one stack, or one stage of it, never starves the others; each key keeps RATE_LIMIT.
+STAGE_RATE_LIMIT = 1000
+STAGE_BURST_LIMIT = 2000
 STAGE_NAME = "prod"
 
 
@@ -105,6 +110,8 @@ class PredictionApi(Construct):
                 # Request/response bodies would put user data in the execution logs.
                 data_trace_enabled=False,
                 metrics_enabled=True,
+                throttling_rate_limit=STAGE_RATE_LIMIT,
+                throttling_burst_limit=STAGE_BURST_LIMIT,
             ),
         )
         # The stack publishes the URL once, as ApiUrl; drop RestApi's own auto-named output.

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from aws_cdk import App, Environment, Validations
 from aws_cdk import aws_lambda as lambda_
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.bundling import MODELS_DIR, REPO_ROOT
 from infra.drift import DRIFT_HANDLER
-from infra.settings import DEFAULT_STACK_NAME, StackSettings
+from infra.settings import SettingsError, StackSettings
 from infra.stack import ServerlessMlopsStack
+from infra.stage import apply_stage
 from infra.training import train_image_code
 from mlops.spec import load_all_specs
 
@@ -52,7 +53,8 @@ def build_app(
     checks: bool = True,
     specs_dir: Path = MODELS_DIR,
 ) -> ServerlessMlopsStack:
-    """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions checks.
+    """Compose the stack into `app` (still empty) and attach cdk-nag's AwsSolutions and
+    Serverless checks.
 
     `checks=False` is for tests that assert wiring; one test synthesizes with the checks on.
     """
@@ -63,7 +65,7 @@ def build_app(
     region = os.environ.get("CDK_DEFAULT_REGION")
     stack = ServerlessMlopsStack(
         app,
-        str(app.node.try_get_context("stackName") or DEFAULT_STACK_NAME),
+        settings.stack_name,
         settings=settings,
         specs=load_all_specs(specs_dir),
         inference_layer=inference_layer,
@@ -74,8 +76,9 @@ def build_app(
         env=Environment(account=account, region=region) if account and region else None,
         description="serverless-mlops: CSV in S3 -> ONNX model registry -> prediction API",
     )
+    apply_stage(stack, settings)
     if checks:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return stack
 
 
@@ -94,7 +97,10 @@ def main() -> None:
         )
     except LayerNotBuiltError as error:
         raise SystemExit(str(error)) from None
-    build_app(app, inference, powertools)
+    try:
+        build_app(app, inference, powertools)
+    except SettingsError as error:
+        raise SystemExit(f"cdk context: {error}") from None
     app.synth()
 
 

@@ -17,7 +17,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
@@ -26,7 +25,7 @@ from constructs import Construct
 
 from infra.alerts import grant_publish_alerts
 from infra.nag import acknowledge, bucket_arn_finding
-from infra.queues import work_queues
+from infra.queues import consume, work_queues
 from infra.serving import model_id
 from infra.standard_function import StandardFunction
 from infra.training import MODELS_PREFIX
@@ -90,6 +89,8 @@ class DriftMonitor(Construct):
                     message=events.RuleTargetInput.from_object(
                         {"model": name, "time": events.EventField.time}
                     ),
+                    # A delivery EventBridge gives up on lands beside the failed checks.
+                    dead_letter_queue=self.dead_letter_queue,
                 )
             )
             self.rules[name] = rule
@@ -119,14 +120,7 @@ class DriftMonitor(Construct):
         )
         self.function = drift.function
         self.log_group = drift.log_group
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue,
-                batch_size=1,
-                report_batch_item_failures=True,
-                max_concurrency=DRIFT_CONCURRENCY,
-            )
-        )
+        consume(self.function, self.queue, max_concurrency=DRIFT_CONCURRENCY)
         self._grant(drift.role, capture_bucket, model_bucket, registry_table)
         self._grant_retraining(drift.role, data_bucket)
         grant_publish_alerts(drift.role, alerts_topic, alerts_key)

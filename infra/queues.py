@@ -9,8 +9,12 @@ SQS at 12 hours) so a message is not redelivered while its first attempt may sti
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.nag import acknowledge, acknowledge_sqs_event_source
 
 MAX_VISIBILITY = Duration.hours(12)
 
@@ -38,6 +42,13 @@ def work_queues(
         enforce_ssl=True,
         retention_period=Duration.days(14),
     )
+    acknowledge(
+        dead_letter_queue,
+        "Serverless-SQSRedrivePolicy",
+        f"This is the dead-letter queue at the end of {queue_name}'s redrive path: messages that "
+        "failed max_receive_count times stay here 14 days for inspection and redrive; a queue "
+        "behind it would only move them again.",
+    )
     queue = sqs.Queue(
         scope,
         "Queue",
@@ -50,3 +61,18 @@ def work_queues(
         ),
     )
     return queue, dead_letter_queue
+
+
+def consume(
+    function: lambda_.Function, queue: sqs.IQueue, *, max_concurrency: int
+) -> event_sources.SqsEventSource:
+    """Feed `function` from `queue` the way every consumer here is fed: one message per
+    invocation, partial-batch failure reports, and at most `max_concurrency` invocations at a
+    time (on the event source, not reserved concurrency: the poller does not slow down for
+    reserved concurrency, so throttled messages would burn receives and reach the DLQ)."""
+    source = event_sources.SqsEventSource(
+        queue, batch_size=1, report_batch_item_failures=True, max_concurrency=max_concurrency
+    )
+    function.add_event_source(source)
+    acknowledge_sqs_event_source(function)
+    return source

@@ -4,6 +4,7 @@ EventBridge (`ModelRegistered` from training, and a one-minute schedule) -> SQS 
 rollout function. Why SQS between them: the reconciler is idempotent but not free, and moto
 cannot deliver EventBridge to Lambda while an SQS target works (DESIGN §6), so the local stack
 drives the same path; the queue also retries a failed run and keeps its evidence in the DLQ.
+An event EventBridge could not deliver to the queue (after its own retries) lands in that DLQ too.
 
 Code: the train image with another CMD. The reconciler's decision imports scipy and its shadow
 replay runs onnxruntime; scipy + numpy + onnxruntime are over half of Lambda's 250 MB for a zip
@@ -21,7 +22,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk.aws_dynamodb import ITable
 from aws_cdk.aws_kms import IKey
@@ -30,7 +30,7 @@ from constructs import Construct
 
 from infra.alerts import grant_publish_alerts
 from infra.nag import acknowledge, bucket_arn_finding
-from infra.queues import work_queues
+from infra.queues import consume, work_queues
 from infra.standard_function import StandardFunction
 from mlops.resources import EVENT_SOURCE, ResourceNames
 
@@ -88,14 +88,14 @@ class Rollout(Construct):
             event_pattern=events.EventPattern(
                 source=[EVENT_SOURCE], detail_type=["ModelRegistered"]
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
         events.Rule(
             self,
             "Schedule",
             description="The reconciler looks at every model's rollout once a minute",
             schedule=events.Schedule.rate(ROLLOUT_SCHEDULE),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
         rollout = StandardFunction(
             self,
@@ -119,11 +119,7 @@ class Rollout(Construct):
         )
         self.function = rollout.function
         self.log_group = rollout.log_group
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=2
-            )
-        )
+        consume(self.function, self.queue, max_concurrency=2)
         self._grant(
             rollout.role,
             predict_functions,

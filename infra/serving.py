@@ -21,12 +21,13 @@ from aws_cdk.aws_dynamodb import ITable
 from constructs import Construct
 
 from infra.capture import CaptureStream
-from infra.nag import acknowledge, bucket_arn_finding
+from infra.nag import acknowledge, acknowledge_synchronous_invocation, bucket_arn_finding
 from infra.standard_function import LOG_RETENTION, StandardFunction
 from mlops.resources import LIVE_ALIAS, ResourceNames
 
 SPECS_DIR_IN_ASSET = "/var/task/models"
 PREDICT_MEMORY_MB = 1024
+PROVIDER_FRAMEWORK_MEMORY_MB = 128
 PREDICT_TIMEOUT = Duration.seconds(10)
 # What the setup step may do to a predict function: publish a version pinned to a model version
 # and create or move the alias (DESIGN §7), nothing else.
@@ -126,6 +127,29 @@ class ServingSetup(Construct):
             log_group=logs.LogGroup(self, "ProviderLogs", retention=LOG_RETENTION),
         )
         framework = self.provider.node.find_child("framework-onEvent")
+        # The Provider takes no memory size; its framework function relays one event at deploy
+        # time and runs on Lambda's default, stated here rather than left implicit.
+        framework_function = framework.node.default_child
+        if not isinstance(framework_function, lambda_.CfnFunction):
+            raise TypeError("aws-cdk-lib's Provider no longer holds a framework-onEvent function")
+        framework_function.memory_size = PROVIDER_FRAMEWORK_MEMORY_MB
+        acknowledge_synchronous_invocation(
+            self.function, "by the custom-resource Provider framework, with RequestResponse"
+        )
+        acknowledge(
+            framework,
+            "Serverless-LambdaDLQ",
+            "CloudFormation invokes this CDK framework function asynchronously, but the framework "
+            "reports every failure of our setup step back to CloudFormation (the stack event "
+            "shows it and the deploy rolls back); a dead-letter copy of a deploy-time request "
+            "could not be replayed into a deploy that already failed.",
+        )
+        acknowledge(
+            framework,
+            "Serverless-LambdaTracing",
+            "aws-cdk-lib's own relay, run at deploy time only; the setup function it calls (our "
+            "code) has active tracing.",
+        )
         acknowledge(
             framework,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -159,6 +183,9 @@ class ServingSetup(Construct):
 class PredictEndpoint(Construct):
     """One model's predict function, its capture subscription and its `live` alias.
 
+    `reserved_concurrency` (the spec's `[serving]`) reserves and caps the function's concurrent
+    executions; None leaves it in the account's shared pool.
+
     Attributes: `model`, `function`, `log_group`, `alias_arn` (what the API invokes) and
     `live_alias` (the custom resource: depend on it before granting or invoking the alias).
     """
@@ -177,6 +204,7 @@ class PredictEndpoint(Construct):
         capture: CaptureStream,
         setup: ServingSetup,
         code_version: str,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model = model
@@ -190,6 +218,8 @@ class PredictEndpoint(Construct):
             layers=layers.as_list(),
             memory_size=PREDICT_MEMORY_MB,
             timeout=PREDICT_TIMEOUT,
+            # The spec's [serving] reserved_concurrency: caps every version (the canary too).
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "MODEL_NAME": model,
                 # $LATEST never serves a model; each published version pins its own.
@@ -206,6 +236,7 @@ class PredictEndpoint(Construct):
         )
         self.function = predict.function
         self.log_group = predict.log_group
+        acknowledge_synchronous_invocation(self.function, "by API Gateway's Lambda proxy")
         self.alias_arn = f"{self.function.function_arn}:{LIVE_ALIAS}"
 
         predict.role.add_to_principal_policy(

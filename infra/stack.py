@@ -96,6 +96,7 @@ class ServerlessMlopsStack(Stack):
                 capture=capture,
                 setup=setup,
                 code_version=settings.code_version,
+                reserved_concurrency=specs[model].serving.reserved_concurrency,
             )
             for model in sorted(specs)
         ]

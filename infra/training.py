@@ -13,7 +13,6 @@ from aws_cdk import Duration, IgnoreMode, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk.aws_dynamodb import ITable
@@ -24,7 +23,7 @@ from constructs import Construct
 from infra.alerts import grant_publish_alerts
 from infra.bundling import REPO_ROOT
 from infra.nag import acknowledge, bucket_arn_finding
-from infra.queues import visibility_for, work_queues
+from infra.queues import consume, visibility_for, work_queues
 from infra.standard_function import StandardFunction
 from mlops.resources import TRAINING_PREFIX, ResourceNames
 
@@ -48,7 +47,9 @@ MODELS_PREFIX = "models/"
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 # The image needs only what the Dockerfile copies; everything else stays out of the build
-# context and of the asset hash (so editing a test does not rebuild the image).
+# context and of the asset hash (so editing a test does not rebuild the image). The CLI and the
+# local stack never run in Lambda (as in the zip assets, infra/bundling.py): left out, the image
+# holds no code that unpickles (the local stack's snapshot does, of its own file).
 IMAGE_CONTEXT_EXCLUDE = [
     "*",
     "!constraints.txt",
@@ -56,6 +57,8 @@ IMAGE_CONTEXT_EXCLUDE = [
     "!README.md",
     "!functions",
     "!models",
+    "functions/mlops/cli",
+    "functions/mlops/local",
     "functions/**/__pycache__",
     "functions/*.egg-info",
     "**/*.pyc",
@@ -139,14 +142,7 @@ class Training(Construct):
         )
         self.function = train.function
         self.log_group = train.log_group
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue,
-                batch_size=1,
-                report_batch_item_failures=True,
-                max_concurrency=TRAIN_CONCURRENCY,
-            )
-        )
+        consume(self.function, self.queue, max_concurrency=TRAIN_CONCURRENCY)
         self._grant(train.role, data_bucket, model_bucket, registry_table)
         grant_publish_alerts(train.role, alerts_topic, alerts_key)
 

@@ -95,7 +95,15 @@ def _synthesized_contract(specs_dir: Path | None) -> Contract:
     layer = workdir / "layer"
     (layer / "python").mkdir(parents=True)
     (layer / "python" / "stand_in.py").write_text("# stand-in layer\n")
-    synthesized = synthesize(workdir / "cdk.out", layer, checks=False, specs_dir=specs_dir)
+    # The handlers under test name their resources with the local stack's prefix: the roles
+    # they are checked against must grant on the same names.
+    synthesized = synthesize(
+        workdir / "cdk.out",
+        layer,
+        checks=False,
+        specs_dir=specs_dir,
+        context={"prefix": local_names().prefix},
+    )
     resolved = ResolvedTemplate(synthesized.json, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
     return Contract(resolved, local_names())
 

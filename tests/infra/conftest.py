@@ -97,3 +97,17 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, inference_layer_dir: P
     """The stack as `cdk synth` builds it with default context, without cdk-nag (test_nag
     checks that separately, so a nag finding fails one test, not all)."""
     return synthesize(tmp_path_factory.mktemp("cdk.out"), inference_layer_dir, checks=False)
+
+
+#: The prod stage as CI deploys it (prod refuses to synthesize without an alert address).
+PROD_CONTEXT = {"stage": "prod", "alertEmail": "ops@example.com"}
+
+
+@pytest.fixture(scope="session")
+def synthesized_prod(
+    tmp_path_factory: pytest.TempPathFactory, inference_layer_dir: Path
+) -> Synthesized:
+    """The stack as `cdk synth -c stage=prod -c alertEmail=...` builds it, without cdk-nag."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out"), inference_layer_dir, checks=False, context=PROD_CONTEXT
+    )

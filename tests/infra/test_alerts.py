@@ -47,7 +47,7 @@ def test_topic_is_encrypted_with_the_customer_managed_key(synthesized: Synthesiz
     (key_id,) = synthesized.resources("AWS::KMS::Key")
     synthesized.template.has_resource_properties(
         "AWS::SNS::Topic",
-        {"TopicName": "mlops-alerts", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+        {"TopicName": "mlops-dev-alerts", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
     )
 
 

@@ -51,7 +51,7 @@ def _function_id(synthesized: Synthesized, model: str) -> str:
 def test_api_is_regional_and_named_from_resource_names(synthesized: Synthesized):
     synthesized.template.has_resource_properties(
         "AWS::ApiGateway::RestApi",
-        {"Name": "mlops-api", "EndpointConfiguration": {"Types": ["REGIONAL"]}},
+        {"Name": "mlops-dev-api", "EndpointConfiguration": {"Types": ["REGIONAL"]}},
     )
 
 

@@ -165,6 +165,10 @@ def event_targets(resolved: ResolvedTemplate) -> Iterator[tuple[str, str]]:
     for logical_id, rule in resolved.of_type("AWS::Events::Rule"):
         for target in rule["Properties"].get("Targets", []):
             yield resolved.get_att(logical_id, "Arn"), str(resolved.resolve(target["Arn"]))
+            # Where EventBridge puts an event it failed to deliver: it sends as the rule too.
+            if "DeadLetterConfig" in target:
+                dead_letter = str(resolved.resolve(target["DeadLetterConfig"]["Arn"]))
+                yield resolved.get_att(logical_id, "Arn"), dead_letter
 
 
 def test_every_eventbridge_target_accepts_its_rule(resolved: ResolvedTemplate):

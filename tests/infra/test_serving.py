@@ -34,7 +34,7 @@ def test_one_predict_function_per_spec(synthesized: Synthesized):
         if f["Properties"].get("Handler") == "predict.handler.handler"
     )
     assert MODELS
-    assert predict_names == [f"mlops-predict-{model}" for model in MODELS]
+    assert predict_names == [f"mlops-dev-predict-{model}" for model in MODELS]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -189,7 +189,7 @@ def test_capture_stream_partitions_by_model_and_hour_into_the_capture_bucket(
     bucket = synthesized.logical_id(storage.capture_bucket)  # type: ignore[attr-defined]
     (stream,) = synthesized.resources("AWS::KinesisFirehose::DeliveryStream").values()
     props = stream["Properties"]
-    assert props["DeliveryStreamName"] == "mlops-capture"
+    assert props["DeliveryStreamName"] == "mlops-dev-capture"
     assert props["DeliveryStreamEncryptionConfigurationInput"] == {"KeyType": "AWS_OWNED_CMK"}
     s3 = props["ExtendedS3DestinationConfiguration"]
     assert s3["BucketARN"] == {"Fn::GetAtt": [bucket, "Arn"]}

@@ -91,7 +91,7 @@ def test_each_predict_function_has_an_errors_alarm(synthesized: Synthesized):
 def test_context_defaults():
     settings = StackSettings.from_context(App().node)
     assert settings == StackSettings()
-    assert settings.prefix == "mlops"
+    assert settings.prefix == "mlops-dev"
     assert settings.alert_email is None
 
 

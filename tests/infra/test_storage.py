@@ -10,7 +10,7 @@ from tests.infra.conftest import Synthesized
 
 
 def _names() -> ResourceNames:
-    return ResourceNames(prefix="mlops", account=Aws.ACCOUNT_ID, region=Aws.REGION)
+    return ResourceNames(prefix="mlops-dev", account=Aws.ACCOUNT_ID, region=Aws.REGION)
 
 
 def test_every_bucket_is_encrypted_versioned_and_blocks_public_access(synthesized: Synthesized):

@@ -54,7 +54,7 @@ def test_training_queue_sends_a_thrice_failed_message_to_the_dlq(synthesized: Sy
     synthesized.template.has_resource_properties(
         "AWS::SQS::Queue",
         {
-            "QueueName": "mlops-training",
+            "QueueName": "mlops-dev-training",
             "SqsManagedSseEnabled": True,
             "VisibilityTimeout": VISIBILITY_TIMEOUT.to_seconds(),
             "RedrivePolicy": {
@@ -70,7 +70,7 @@ def test_dlq_is_encrypted_and_keeps_messages_fourteen_days(synthesized: Synthesi
     synthesized.template.has_resource_properties(
         "AWS::SQS::Queue",
         {
-            "QueueName": "mlops-training-dlq",
+            "QueueName": "mlops-dev-training-dlq",
             "SqsManagedSseEnabled": True,
             "MessageRetentionPeriod": 14 * 24 * 3600,
         },
@@ -96,7 +96,7 @@ def test_train_function_is_an_arm64_image_with_its_configuration(synthesized: Sy
     # on accounts with a concurrency quota of 10; the event source caps concurrency instead.
     assert "ReservedConcurrentExecutions" not in props
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["FunctionName"] == "mlops-train"
+    assert props["FunctionName"] == "mlops-dev-train"
     env = props["Environment"]["Variables"]
     assert {key: env[key] for key in ("EVENT_BUS_NAME", "MAX_TRAINING_FILE_MB")} == {
         "EVENT_BUS_NAME": "default",
@@ -113,8 +113,8 @@ def test_train_function_logs_to_its_own_group_with_retention(synthesized: Synthe
     props = _train_function(synthesized)["Properties"]
     log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
     log_group = synthesized.json["Resources"][log_group_id]["Properties"]
-    assert log_group["LogGroupName"] == "/aws/lambda/mlops-train"
-    assert log_group["RetentionInDays"] == 30
+    assert log_group["LogGroupName"] == "/aws/lambda/mlops-dev-train"
+    assert log_group["RetentionInDays"] == 7  # dev's (tests/infra/test_stages.py)
 
 
 def test_train_consumes_one_message_at_a_time_and_reports_item_failures(

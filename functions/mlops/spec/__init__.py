@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Feature,
         ModelSpec,
         QualityGate,
+        ServingPolicy,
         Split,
     )
 
@@ -41,6 +42,7 @@ _HOMES = {
         "Feature",
         "ModelSpec",
         "QualityGate",
+        "ServingPolicy",
         "Split",
     ),
 }
@@ -55,6 +57,7 @@ __all__ = [
     "Feature",
     "ModelSpec",
     "QualityGate",
+    "ServingPolicy",
     "SpecError",
     "Split",
     "UnknownModelError",

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from mlops.spec.estimators import ESTIMATORS, Task
 
@@ -331,6 +331,43 @@ class DriftPolicy(_Strict):
         return self
 
 
+# A typo guard, not AWS's limit: AWS checks the account's real headroom at deploy (a reservation
+# must leave at least 100 executions unreserved in the account).
+MAX_RESERVED_CONCURRENCY = 10_000
+
+
+class ServingPolicy(_Strict):
+    """How the model's predict function runs (read by infra/serving.py at synth).
+
+    `reserved_concurrency` caps the function (all versions and the canary together) at that many
+    concurrent executions and sets them aside from the account's pool, so one model can neither
+    take the account's whole concurrency nor be starved by another. Off by default: AWS refuses
+    any reservation that leaves fewer than 100 executions unreserved, so on a new account (whose
+    quota is often 10) every reservation fails the deploy; set it once the quota allows.
+    TOML has no null: leave the key out for no reservation.
+    """
+
+    reserved_concurrency: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_RESERVED_CONCURRENCY,
+            description="Concurrent executions reserved for (and capping) this model's predict "
+            "function; omitted: none reserved, the function shares the account's pool.",
+        ),
+    ] = None
+
+    @field_validator("reserved_concurrency", mode="before")
+    @classmethod
+    def _zero_is_not_off(cls, value: object) -> object:
+        if value == 0 and not isinstance(value, bool):
+            raise ValueError(
+                "0 would throttle every request (Lambda's off switch); leave the key out for "
+                "no reservation"
+            )
+        return value
+
+
 class ModelSpec(_Strict):
     """A model, declared once. Adding a model is adding one of these and deploying."""
 
@@ -351,6 +388,7 @@ class ModelSpec(_Strict):
     quality_gate: QualityGate
     canary: CanaryPolicy = CanaryPolicy()
     drift: DriftPolicy = DriftPolicy()
+    serving: ServingPolicy = ServingPolicy()
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ModelSpec:
