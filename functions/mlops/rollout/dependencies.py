@@ -9,6 +9,7 @@ from mlops.registry import ArtifactStore, RegistryStore, ServedVersionReader
 from mlops.resources import ResourceNames
 from mlops.rollout.evidence import CaptureReader, CloudWatchCanaryCounter
 from mlops.rollout.reconciler import RolloutDependencies
+from mlops.serving.emf import OutcomeMetrics
 from mlops.settings import RolloutSettings
 
 
@@ -30,4 +31,5 @@ def rollout_dependencies(settings: RolloutSettings) -> RolloutDependencies:
         registry_table=settings.registry_table,
         minute_seconds=settings.minute_seconds,
         models=settings.model_names,
+        metrics=OutcomeMetrics("rollout", namespace=settings.metrics_namespace),
     )
