@@ -94,7 +94,10 @@ def main() -> None:
         )
     except LayerNotBuiltError as error:
         raise SystemExit(str(error)) from None
-    build_app(app, inference, powertools)
+    try:
+        build_app(app, inference, powertools)
+    except ValueError as error:  # a context value that cannot work: say which, no traceback
+        raise SystemExit(f"cannot synthesize: {error}") from None
     app.synth()
 
 

@@ -177,7 +177,11 @@ class PredictEndpoint(Construct):
         capture: CaptureStream,
         setup: ServingSetup,
         code_version: str,
+        snap_start: bool = False,
     ) -> None:
+        """`snap_start`: SnapStart on the versions the rollout code publishes (the model loads
+        in the init phase, so each version's snapshot holds its loaded session; what a restore
+        re-creates: mlops.serving.snapstart)."""
         super().__init__(scope, construct_id)
         self.model = model
         predict = StandardFunction(
@@ -190,6 +194,7 @@ class PredictEndpoint(Construct):
             layers=layers.as_list(),
             memory_size=PREDICT_MEMORY_MB,
             timeout=PREDICT_TIMEOUT,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             environment={
                 "MODEL_NAME": model,
                 # $LATEST never serves a model; each published version pins its own.
