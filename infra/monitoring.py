@@ -7,7 +7,7 @@ Two kinds of alarm, chosen so that one incident pages once:
 - What the domain code already announces on the alerts topic with its reasons and evidence (a
   failed training run, a rollback, a drift state change, each sent once per event or state
   change): an alarm on the same event would page twice. These alarms read the outcome metrics
-  the same code writes (mlops.serving.emf.OUTCOME_METRICS) and page only for what one message
+  the same code writes (mlops.outcome_metrics.OUTCOME_METRICS) and page only for what one message
   cannot say: the same failure repeating within a day, or drift that persists over several
   checks after its first alert. Their actions are ALARM only (the domain code already sends
   "recovered"), and each description names the message that came before it.
@@ -31,7 +31,7 @@ from constructs import Construct
 
 from infra.serving import PredictEndpoint, model_id
 from infra.training import MAX_RECEIVE_COUNT
-from mlops.serving.emf import DEFAULT_NAMESPACE
+from mlops.outcome_metrics import DEFAULT_NAMESPACE
 from mlops.spec import ModelSpec
 
 PERIOD = Duration.minutes(5)
@@ -60,7 +60,7 @@ def outcome_metric(
     label: str | None = None,
 ) -> cloudwatch.Metric:
     """One of the outcome metrics the train, drift and rollout code write (dimensions model,
-    service; mlops.serving.emf.OutcomeMetrics). A label (graphs) makes an alarm use a metric
+    service; mlops.outcome_metrics.OutcomeMetrics). A label (graphs) makes an alarm use a metric
     query instead of the plain metric: alarms leave it out."""
     return cloudwatch.Metric(
         namespace=DEFAULT_NAMESPACE,

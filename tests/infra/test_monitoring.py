@@ -4,7 +4,7 @@ Each alarm is asserted on what makes it page: metric, namespace, dimensions, sta
 period, threshold and comparison, and its action (the alerts topic, on ALARM only). Each
 model's dashboard is read back from its body: the widgets the issue lists, the predict line's
 function-version SEARCH, the canary-share expression, and every outcome metric it graphs is one
-the train / drift / rollout code declares (mlops.serving.emf.OUTCOME_METRICS).
+the train / drift / rollout code declares (mlops.outcome_metrics.OUTCOME_METRICS).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from infra.monitoring import (
     REPEATED_TRAINING_FAILURES,
 )
 from infra.serving import model_id
-from mlops.serving.emf import DEFAULT_NAMESPACE, OUTCOME_METRICS
+from mlops.outcome_metrics import DEFAULT_NAMESPACE, OUTCOME_METRICS
 from mlops.spec import load_all_specs
 from tests.infra.conftest import Synthesized
 

@@ -1,6 +1,6 @@
 """Training outcomes, drift verdicts and rollout transitions reach CloudWatch as metrics.
 
-Each is written by the domain code as an EMF line (mlops.serving.emf.OutcomeMetrics), through
+Each is written by the domain code as an EMF line (mlops.outcome_metrics.OutcomeMetrics), through
 the real handler, and turned into data points in moto's CloudWatch by the local stack's
 log-to-metric bridge (as CloudWatch Logs does on AWS). The dashboards and alarms read these
 names (tests/infra/test_monitoring.py checks they are the declared ones).
@@ -17,7 +17,7 @@ import pytest
 from mlops.clients import client
 from mlops.examples import iris_csv
 from mlops.local.metrics_bridge import EmfToCloudWatch
-from mlops.serving.emf import DEFAULT_NAMESPACE, subscribe_log_lines
+from mlops.outcome_metrics import DEFAULT_NAMESPACE, subscribe_log_lines
 from tests.integration.conftest import TrainingStack, lambda_context
 from tests.integration.rollout_harness import RolloutHarness, use_test_canary_policy
 from tests.integration.test_drift_check import HOUR, drift_stack, land_capture, run_check, traffic

@@ -42,11 +42,11 @@ from mlops.drift.window import (
     merge_parts,
 )
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import ArtifactStore, RegistryStore
 from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
 from mlops.registry.keys import model_pk
 from mlops.resources import TRAINING_PREFIX
-from mlops.serving.emf import OutcomeMetrics
 from mlops.spec import ModelSpec, load_spec
 
 logger = logging.getLogger(__name__)

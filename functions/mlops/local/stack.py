@@ -49,9 +49,9 @@ from mlops.local.provision import (
 from mlops.local.rollout_loop import RolloutLoop, provision_rollout, rollout_environment
 from mlops.local.snapshot import SNAPSHOT_FILE, SnapshotError, WriteFlag
 from mlops.local.sqs_bridge import lambda_event_from_messages
+from mlops.outcome_metrics import subscribe_log_lines
 from mlops.registry import RegistryStore
 from mlops.rollout import ensure_serving
-from mlops.serving.emf import subscribe_log_lines
 from mlops.spec import default_specs_dir, load_all_specs
 
 STATE_FILE = "local.json"
@@ -270,7 +270,7 @@ class LocalStack:
         for key, value in rollout_environment(self.resources).items():
             os.environ[key] = value
         self.emf = EmfToCloudWatch(client("cloudwatch"))
-        # Training, drift and rollout outcomes are EMF lines too (mlops.serving.emf): the
+        # Training, drift and rollout outcomes are EMF lines too (mlops.outcome_metrics): the
         # bridge receives them as CloudWatch Logs would.
         self._unsubscribe_outcomes = subscribe_log_lines(self.emf.write)
         self.sync_models()

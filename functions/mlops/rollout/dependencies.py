@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from mlops.clients import client
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import ArtifactStore, RegistryStore, ServedVersionReader
 from mlops.resources import ResourceNames
 from mlops.rollout.evidence import CaptureReader, CloudWatchCanaryCounter
 from mlops.rollout.reconciler import RolloutDependencies
-from mlops.serving.emf import OutcomeMetrics
 from mlops.settings import RolloutSettings
 
 

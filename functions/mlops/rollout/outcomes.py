@@ -28,7 +28,7 @@ def shadow_divergence(shadow: dict[str, Any]) -> float | None:
 
 
 def transition_metrics(transition: Transition) -> dict[str, float]:
-    """The outcome metrics (mlops.serving.emf.OUTCOME_METRICS["rollout"]) of one transition."""
+    """The outcome metrics (mlops.outcome_metrics.OUTCOME_METRICS["rollout"]) of one transition."""
     values: dict[str, float] = {}
     if transition.what in ROLLBACKS:
         values["rollbacks"] = 1

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import (
     ArtifactStore,
     ModelPointers,
@@ -66,7 +67,6 @@ from mlops.rollout.ensure import code_fingerprint, publish_pinned_version, route
 from mlops.rollout.evidence import CanaryCounter, CaptureReader, output_validator
 from mlops.rollout.outcomes import transition_metrics
 from mlops.rollout.shadow import ShadowResult, compare_shadow
-from mlops.serving.emf import OutcomeMetrics
 from mlops.serving.runtime import load_runtime
 from mlops.settings import PredictSettings
 from mlops.spec import ModelSpec, load_spec

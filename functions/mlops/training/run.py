@@ -28,6 +28,7 @@ from mlops.drift import CaptureWindow, Columns, write_reference
 from mlops.inference import ModelLoadError
 from mlops.inference.session import OnnxModel
 from mlops.notifications import Alerts, RegistryEvents
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import (
     ArtifactStore,
     ModelVersion,
@@ -42,7 +43,6 @@ from mlops.registry import (
 )
 from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
 from mlops.resources import TRAINING_PREFIX
-from mlops.serving.emf import OutcomeMetrics
 from mlops.spec import ModelSpec, SpecError, UnknownModelError, load_spec
 from mlops.training.gate import GateDecision, decide
 from mlops.training.model_card import render_model_card
