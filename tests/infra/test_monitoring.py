@@ -73,6 +73,14 @@ def test_each_dead_letter_queue_alarms_on_its_first_message(
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def test_a_train_function_error_alarms_at_once(synthesized: Synthesized) -> None:
+    training = synthesized.stack.node.find_child("Training")
+    function = {"Ref": synthesized.logical_id(training.function)}  # type: ignore[attr-defined]
+    alarm = alarm_on(synthesized, "Errors", FunctionName=function)
+    assert alarm["Namespace"] == "AWS/Lambda" and alarm["Statistic"] == "Sum"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
 def test_api_5xx_share_alarms_when_it_lasts(synthesized: Synthesized) -> None:
     api = synthesized.stack.node.find_child("Api")
     alarm = alarm_on(
