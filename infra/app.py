@@ -15,7 +15,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.bundling import MODELS_DIR, REPO_ROOT
 from infra.drift import DRIFT_HANDLER
-from infra.settings import SettingsError, StackSettings
+from infra.settings import StackSettings
 from infra.stack import ServerlessMlopsStack
 from infra.stage import apply_stage
 from infra.training import train_image_code
@@ -99,7 +99,7 @@ def main() -> None:
         raise SystemExit(str(error)) from None
     try:
         build_app(app, inference, powertools)
-    except SettingsError as error:
+    except ValueError as error:  # SettingsError and any context value that cannot work
         raise SystemExit(f"cdk context: {error}") from None
     app.synth()
 

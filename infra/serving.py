@@ -205,7 +205,11 @@ class PredictEndpoint(Construct):
         setup: ServingSetup,
         code_version: str,
         reserved_concurrency: int | None = None,
+        snap_start: bool = False,
     ) -> None:
+        """`snap_start`: SnapStart on the versions the rollout code publishes (the model loads
+        in the init phase, so each version's snapshot holds its loaded session; what a restore
+        re-creates: mlops.serving.snapstart)."""
         super().__init__(scope, construct_id)
         self.model = model
         predict = StandardFunction(
@@ -220,6 +224,7 @@ class PredictEndpoint(Construct):
             timeout=PREDICT_TIMEOUT,
             # The spec's [serving] reserved_concurrency: caps every version (the canary too).
             reserved_concurrent_executions=reserved_concurrency,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             environment={
                 "MODEL_NAME": model,
                 # $LATEST never serves a model; each published version pins its own.

@@ -13,7 +13,8 @@ from infra.api import PredictionApi
 from infra.bundling import function_code
 from infra.capture import CaptureStream
 from infra.drift import DriftMonitor
-from infra.monitoring import Monitoring
+from infra.http_api import HttpPredictionApi
+from infra.monitoring import PERIOD, Monitoring
 from infra.rollout import Rollout
 from infra.serving import PredictEndpoint, ServingSetup, model_id, serving_layers
 from infra.settings import StackSettings
@@ -97,6 +98,7 @@ class ServerlessMlopsStack(Stack):
                 setup=setup,
                 code_version=settings.code_version,
                 reserved_concurrency=specs[model].serving.reserved_concurrency,
+                snap_start=settings.snap_start,
             )
             for model in sorted(specs)
         ]
@@ -113,7 +115,28 @@ class ServerlessMlopsStack(Stack):
             alerts_topic=alerts.topic,
             alerts_key=alerts.key,
         )
-        api = PredictionApi(self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth)
+        # One front (`-c api=rest|http`), the same routes (infra/routes.py) on each model's alias.
+        api_outputs: dict[str, str]
+        if settings.api_front == "http":
+            http_api = HttpPredictionApi(
+                self,
+                "HttpApi",
+                names=names,
+                endpoints=endpoints,
+                auth=settings.api_auth,
+                jwt_issuer=settings.jwt_issuer,
+                jwt_audience=settings.jwt_audience,
+            )
+            api_outputs = {"ApiUrl": http_api.url}
+            api_server_errors = http_api.api.metric_server_error(period=PERIOD, statistic="Average")
+        else:
+            api = PredictionApi(
+                self, "Api", names=names, endpoints=endpoints, auth=settings.api_auth
+            )
+            api_outputs = {"ApiUrl": api.api.url, "ApiKeyId": api.api_key.key_id}
+            api_server_errors = api.api.deployment_stage.metric_server_error(
+                period=PERIOD, statistic="Average"
+            )
         drift = DriftMonitor(
             self,
             "Drift",
@@ -132,9 +155,15 @@ class ServerlessMlopsStack(Stack):
             "Monitoring",
             prefix=settings.prefix,
             alerts_topic=alerts.topic,
-            dead_letter_queue=training.dead_letter_queue,
+            dead_letter_queues={
+                "Training": training.dead_letter_queue,
+                "Rollout": rollout.dead_letter_queue,
+                "Drift": drift.dead_letter_queue,
+            },
             train_function=training.function,
             endpoints=endpoints,
+            specs=specs,
+            api_server_errors=api_server_errors,
         )
 
         outputs = {
@@ -148,8 +177,7 @@ class ServerlessMlopsStack(Stack):
             "RolloutFunctionName": rollout.function.function_name,
             "DriftFunctionName": drift.function.function_name,
             "DriftScheduleQueueUrl": drift.queue.queue_url,
-            "ApiUrl": api.api.url,
-            "ApiKeyId": api.api_key.key_id,
+            **api_outputs,
         }
         for endpoint in endpoints:
             outputs[f"PredictFunction{model_id(endpoint.model)}"] = endpoint.function.function_name

@@ -54,6 +54,7 @@ class StandardFunction(Construct):
         handler: str | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
         reserved_concurrent_executions: int | None = None,
+        snap_start: lambda_.SnapStartConf | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # A fixed name lets the CLI and the local stack find the logs; DESTROY because a retained
@@ -89,6 +90,8 @@ class StandardFunction(Construct):
             "role": self.role,
             "reserved_concurrent_executions": reserved_concurrent_executions,
         }
+        if snap_start is not None:  # zip functions only (SnapStart takes no container image)
+            common["snap_start"] = snap_start
         if isinstance(code, lambda_.DockerImageCode):
             self.function: lambda_.Function = lambda_.DockerImageFunction(
                 self, "Function", code=code, **common

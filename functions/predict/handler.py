@@ -19,10 +19,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.clients import client
+from mlops.clients import client, reset_clients
 from mlops.registry.artifacts import ArtifactStore
 from mlops.registry.served import ServedVersionReader
 from mlops.serving import PredictionService, load_runtime
+from mlops.serving.snapstart import register_restore_hooks
 from mlops.settings import PredictSettings
 
 logger = Logger(service="predict")
@@ -51,6 +52,17 @@ def service() -> PredictionService:
     if _service is None:
         _service = build_service()
     return _service
+
+
+def forget_failed_load() -> bool:
+    """After a SnapStart restore: a load that failed when the snapshot was taken is tried
+    again by the first request, with new clients (mlops.serving.snapstart)."""
+    global _service
+    if _service is None or _service.runtime.load_problem is None:
+        return False
+    _service = None
+    reset_clients()
+    return True
 
 
 def reset() -> None:
@@ -84,4 +96,5 @@ if os.environ.get("MLOPS_TRACE_REQUESTS", "").lower() == "true":
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("MODEL_NAME"):
-    service()  # load during the init phase, outside the first request
+    register_restore_hooks(forget_failed_load)  # a no-op unless the runtime has SnapStart
+    service()  # load during the init phase (the snapshot, with SnapStart), not the first request

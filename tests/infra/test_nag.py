@@ -39,6 +39,29 @@ def test_app_with_iam_auth_passes_the_checks_too(tmp_path: Path, inference_layer
         assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
 
 
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"api": "http"},
+        {
+            "api": "http",
+            "apiAuth": "jwt",
+            "jwtIssuer": "https://issuer.example",
+            "jwtAudience": "a",
+        },
+        {"snapStart": "true"},
+    ],
+    ids=["http-iam", "http-jwt", "snapstart"],
+)
+def test_the_cost_options_pass_both_packs_too(
+    tmp_path: Path, inference_layer_dir: Path, context: dict[str, str]
+):
+    synthesized = synthesize(
+        tmp_path / "cdk.out", inference_layer_dir, checks=True, context=context
+    )
+    assert Annotations.from_stack(synthesized.stack).find_error("*", Match.any_value()) == []
+
+
 def test_synth_without_the_built_layer_says_to_run_make_layer(tmp_path: Path):
     with pytest.raises(LayerNotBuiltError, match=r"powertools layer .* run `make layer` first"):
         layer_code("powertools", tmp_path / "missing")

@@ -19,7 +19,7 @@ Guarantees (each has a test in tests/integration/test_drift_check.py):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ from mlops.drift.window import (
     merge_parts,
 )
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import ArtifactStore, RegistryStore
 from mlops.registry.artifacts import REFERENCE_FEATURES, REFERENCE_PREDICTIONS
 from mlops.registry.keys import model_pk
@@ -71,6 +72,8 @@ class DriftDependencies:
     presigner: Any  # an S3 client that signs with SigV4 (mlops.clients.s3_presigner)
     lease_seconds: int = 900
     data_bucket: str = ""  # where retrain_on_drift reads labelled CSVs and starts training
+    #: One line per decided check (verdict, quality), for the dashboards and alarms.
+    metrics: OutcomeMetrics = field(default_factory=lambda: OutcomeMetrics("drift"))
 
 
 @dataclass(frozen=True)
@@ -209,11 +212,25 @@ def run_drift_check(model: str, scheduled_at: datetime, deps: DriftDependencies)
         alert,
         expected_revision=revision,
     )
+    # After the conditional write: a check is decided, and counted, once.
+    deps.metrics.record(model, check_metrics(report.verdict, quality.verdict if quality else None))
     decided = {"alert": alert, "status": "decided"}
     _send(decided, deps, store, model, check_id)
     return CheckOutcome(
         "checked", model, report.verdict, alert_kind, prefix + "report.html", result
     )
+
+
+def check_metrics(verdict: str, quality: str | None) -> dict[str, float]:
+    """A decided check's outcome metrics. An inconclusive verdict (insufficient data) writes no
+    `drift_detected` point: it neither raises nor clears the drift alarm, as it leaves the
+    drift state alone."""
+    values: dict[str, float] = {"drift_checks": 1}
+    if verdict in ("drift", "no_drift"):
+        values["drift_detected"] = 1 if verdict == "drift" else 0
+    if quality in ("ok", "degraded"):
+        values["quality_degraded"] = 1 if quality == "degraded" else 0
+    return values
 
 
 def transition(state: dict[str, Any], report: DriftReport) -> tuple[dict[str, Any], str | None]:

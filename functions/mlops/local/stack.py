@@ -49,6 +49,7 @@ from mlops.local.provision import (
 from mlops.local.rollout_loop import RolloutLoop, provision_rollout, rollout_environment
 from mlops.local.snapshot import SNAPSHOT_FILE, SnapshotError, WriteFlag
 from mlops.local.sqs_bridge import lambda_event_from_messages
+from mlops.outcome_metrics import subscribe_log_lines
 from mlops.registry import RegistryStore
 from mlops.rollout import ensure_serving
 from mlops.spec import default_specs_dir, load_all_specs
@@ -177,6 +178,7 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._moto: Any = None
         self._api_server: Any = None
+        self._unsubscribe_outcomes: Any = None
         self.resources: LocalResources | None = None
         self.api_key = os.environ.get("MLOPS_LOCAL_API_KEY") or secrets.token_urlsafe(24)
         self.capture = S3CaptureSink(self.names.capture_bucket)
@@ -268,6 +270,9 @@ class LocalStack:
         for key, value in rollout_environment(self.resources).items():
             os.environ[key] = value
         self.emf = EmfToCloudWatch(client("cloudwatch"))
+        # Training, drift and rollout outcomes are EMF lines too (mlops.outcome_metrics): the
+        # bridge receives them as CloudWatch Logs would.
+        self._unsubscribe_outcomes = subscribe_log_lines(self.emf.write)
         self.sync_models()
         environments = LocalEnvironments(
             self.capture, metrics_file=self.folder / "metrics.jsonl", metric_sink=self.emf.write
@@ -355,6 +360,8 @@ class LocalStack:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._unsubscribe_outcomes is not None:
+            self._unsubscribe_outcomes()
         if self._api_server is not None:
             self._api_server.shutdown()
             self._api_server.server_close()

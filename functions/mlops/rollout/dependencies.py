@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlops.clients import client
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import ArtifactStore, RegistryStore, ServedVersionReader
 from mlops.resources import ResourceNames
 from mlops.rollout.evidence import CaptureReader, CloudWatchCanaryCounter
@@ -30,4 +31,5 @@ def rollout_dependencies(settings: RolloutSettings) -> RolloutDependencies:
         registry_table=settings.registry_table,
         minute_seconds=settings.minute_seconds,
         models=settings.model_names,
+        metrics=OutcomeMetrics("rollout", namespace=settings.metrics_namespace),
     )

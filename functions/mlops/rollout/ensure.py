@@ -78,18 +78,26 @@ def publish_pinned_version(lambda_client: Any, function_name: str, model_version
         lambda_client, function_name, code_fingerprint(latest), model_version
     )
     if existing:
-        return existing
-    if pinned_model(latest) != model_version:  # already pinned: a retry after a crash
-        variables = dict(latest.get("Environment", {}).get("Variables", {}))
-        variables[PIN_VARIABLE] = str(model_version)
-        lambda_client.update_function_configuration(
-            FunctionName=function_name, Environment={"Variables": variables}
+        version = existing
+    else:
+        if pinned_model(latest) != model_version:  # already pinned: a retry after a crash
+            variables = dict(latest.get("Environment", {}).get("Variables", {}))
+            variables[PIN_VARIABLE] = str(model_version)
+            lambda_client.update_function_configuration(
+                FunctionName=function_name, Environment={"Variables": variables}
+            )
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+        published = lambda_client.publish_version(
+            FunctionName=function_name, Description=f"model v{model_version}"
         )
-    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
-    published = lambda_client.publish_version(
-        FunctionName=function_name, Description=f"model v{model_version}"
+        version = str(published["Version"])
+    # With SnapStart a new version stays Pending while Lambda runs its init and takes the
+    # snapshot, and cannot be invoked: wait (a reused version too: a retry may find it still
+    # Pending) before anyone routes traffic to it. Without SnapStart the first poll returns.
+    lambda_client.get_waiter("published_version_active").wait(
+        FunctionName=function_name, Qualifier=version
     )
-    return str(published["Version"])
+    return version
 
 
 def point_alias(lambda_client: Any, function_name: str, function_version: str) -> bool:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from mlops.notifications import Alerts
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import (
     ArtifactStore,
     ModelPointers,
@@ -64,6 +65,7 @@ from mlops.registry import (
 from mlops.rollout.decision import CanaryDecision, decide_canary
 from mlops.rollout.ensure import code_fingerprint, publish_pinned_version, route_alias
 from mlops.rollout.evidence import CanaryCounter, CaptureReader, output_validator
+from mlops.rollout.outcomes import transition_metrics
 from mlops.rollout.shadow import ShadowResult, compare_shadow
 from mlops.serving.runtime import load_runtime
 from mlops.settings import PredictSettings
@@ -109,6 +111,8 @@ class RolloutDependencies:
     spec: Callable[[str], ModelSpec] = load_spec
     #: Models with a deployed predict function (None: every declared spec).
     models: tuple[str, ...] | None = None
+    #: Each announced transition's counts (rollbacks, promotions, shadow divergence).
+    metrics: OutcomeMetrics = field(default_factory=lambda: OutcomeMetrics("rollout"))
 
 
 @dataclass
@@ -247,6 +251,8 @@ def _announce(transition: Transition, deps: RolloutDependencies) -> str:
         body,
         {"model": transition.model, "kind": f"rollout_{transition.what}"},
     )
+    # Counted with its announcement: once per transition (at least once, as the alert).
+    deps.metrics.record(transition.model, transition_metrics(transition))
     deps.registry.mark_announced(transition.model, transition.revision)
     return f"announced {transition.what}{version}"
 

@@ -15,6 +15,9 @@ Lambda sets in each version's environment (AWS_LAMBDA_FUNCTION_VERSION). A code 
 the same model version as production, so its counts are read by function version: by model
 version they would include production's traffic. Both sets are fixed at load; CloudWatch
 extracts one data point per metric and dimension set from the one line.
+
+The other functions' decisions are written the same way by mlops.outcome_metrics (kept out of
+this module: the predict function compiles what it imports at every cold start).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import logging
 import platform
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from mlops.drift import CaptureWindow, Columns, write_reference
 from mlops.inference import ModelLoadError
 from mlops.inference.session import OnnxModel
 from mlops.notifications import Alerts, RegistryEvents
+from mlops.outcome_metrics import OutcomeMetrics
 from mlops.registry import (
     ArtifactStore,
     ModelVersion,
@@ -68,6 +69,8 @@ class TrainingDependencies:
     # Deliveries of one object that may die mid-run before the next records a failure; keep it
     # below the queue's maxReceiveCount (3) so the failure is recorded before the DLQ.
     max_attempts: int = 2
+    #: One line per finished run (succeeded / rejected / failed), for the dashboards and alarms.
+    metrics: OutcomeMetrics = field(default_factory=lambda: OutcomeMetrics("train"))
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,16 @@ def _record_failure(
     )
 
 
+def run_metrics(status: str) -> dict[str, float]:
+    """A finished run's outcome metrics (counted with its announcement: once per run)."""
+    return {
+        "training_runs": 1,
+        "training_succeeded": 1 if status == "registered" else 0,
+        "training_rejected": 1 if status == "rejected" else 0,
+        "training_failed": 1 if status == "failed" else 0,
+    }
+
+
 def announce(run: TrainingRun, deps: TrainingDependencies) -> None:
     """Send a finished run's outcome: the registry event, and an alert for a failure or a
     rejection; then mark the run notified.
@@ -402,6 +415,7 @@ def announce(run: TrainingRun, deps: TrainingDependencies) -> None:
     first attempt stopped in between (at least once; consumers de-duplicate on `run_id`).
     """
     source = f"s3://{run.source.bucket}/{run.source.key}"
+    deps.metrics.record(run.model, run_metrics(run.status))
     if run.status == "failed":
         reasons = "\n".join(f"- [{p.code}] {p.message}" for p in run.problems)
         deps.alerts.publish(
