@@ -28,21 +28,16 @@ def _short(text: object, length: int = 12) -> str:
     return str(text)[:length] if text else "-"
 
 
-def _lineage_row(version: ModelVersion) -> list[str]:
+def _lineage_lines(version: ModelVersion) -> list[str]:
+    """Two lines per version (a table truncated the file names at a terminal's width)."""
     lineage = version.lineage
-    source = f"s3://{lineage.get('data_bucket', '?')}/{lineage.get('data_key', '?')}"
-    if lineage.get("data_version_id"):
-        source += f" @{_short(lineage['data_version_id'], 8)}"
+    artifact = _short(version.model_artifact.sha256) if version.artifacts else "-"
     return [
-        f"v{version.version}",
-        version.status,
-        version.created_at[:19],
-        escape(source),
-        _short(lineage.get("data_sha256")),
-        str(lineage.get("data_rows", "-")),
-        _short(lineage.get("spec_hash")),
-        escape(str(lineage.get("code_version", "-"))),
-        _short(version.model_artifact.sha256) if version.artifacts else "-",
+        f"  v{version.version:<3} {version.status:<12} {lineage.get('data_key', '-')}",
+        f"  {'':17}S3 version {_short(lineage.get('data_version_id'), 8)}, data sha256 "
+        f"{_short(lineage.get('data_sha256'))}, {lineage.get('data_rows', '-')} rows; spec "
+        f"{_short(lineage.get('spec_hash'))}, code {lineage.get('code_version', '-')}; model "
+        f"sha256 {artifact}; created {version.created_at[:19]}",
     ]
 
 
@@ -98,21 +93,15 @@ def history(
             f"{escape(model)}: nothing registered yet (`mlops train {escape(model)} FILE`)"
         )
         return
-    lineage = Table(
-        "version",
-        "status",
-        "created",
-        "trained on",
-        "data sha256",
-        "rows",
-        "spec hash",
-        "code",
-        "model sha256",
-        title=f"{model}: lineage",
+    buckets = sorted({str(v.lineage.get("data_bucket")) for v in versions if v.lineage})
+    console.print(
+        f"[bold]{escape(model)}: lineage[/bold] (training files in "
+        f"s3://{escape(', '.join(buckets) or '-')}/)",
+        highlight=False,
     )
     for version in versions:
-        lineage.add_row(*_lineage_row(version))
-    console.print(lineage)
+        for line in _lineage_lines(version):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     moves = Table("#", "when", "what", "version", "status", "why", title=f"{model}: transitions")
     for row in _transition_rows(transitions, show_all):
         moves.add_row(*row)
