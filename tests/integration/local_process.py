@@ -154,14 +154,21 @@ def _base_env(home: Path, specs: Path, extra: Mapping[str, str]) -> dict[str, st
 
 @contextmanager
 def local_process(
-    tmp: Path, env: Mapping[str, str] | None = None, startup_timeout: float = 90
+    tmp: Path,
+    env: Mapping[str, str] | None = None,
+    spec_additions: Mapping[str, str] | None = None,
+    startup_timeout: float = 90,
 ) -> Iterator[LocalProcess]:
-    """Start `mlops local --reset` on port 0 under `tmp`, yield it once it is up, stop it with
-    SIGTERM (as a service manager would) and wait for it to exit."""
+    """Start `mlops local --reset` on port 0 under `tmp` with copies of models/*.toml (plus
+    `spec_additions[name]` appended to that spec), yield it once it is up, stop it with SIGTERM
+    (as a service manager would) and wait for it to exit."""
     home, specs = tmp / ".mlops", tmp / "models"
     specs.mkdir(parents=True, exist_ok=True)
     for spec in MODELS.glob("*.toml"):
         shutil.copy(spec, specs / spec.name)
+    for name, addition in (spec_additions or {}).items():
+        with (specs / f"{name}.toml").open("a") as handle:
+            handle.write("\n" + addition)
     home.mkdir(parents=True, exist_ok=True)
     full_env = _base_env(home, specs, env or {})
     log = (home / "local.log").open("wb")

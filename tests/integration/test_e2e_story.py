@@ -48,9 +48,18 @@ IRIS_ROW = {
 DIABETES_NUMERIC = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
+# Every diabetes request's inputs are captured, and the "normal" traffic is the training file's
+# rows, each once: the window then equals the drift reference exactly (KS statistic 0), so "no
+# drift" and "exactly bmi and s5" are certain, not 95%-likely outcomes of a test with a 5%
+# false-alarm rate (three checks would make the test flaky about one run in ten).
+DIABETES_CAPTURE_ALL = "[drift]\ncapture_sample_rate = 1.0\n"
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProcess]:
-    with local_process(tmp_path_factory.mktemp("e2e"), STORY_ENV) as running:
+    with local_process(
+        tmp_path_factory.mktemp("e2e"), STORY_ENV, {"diabetes": DIABETES_CAPTURE_ALL}
+    ) as running:
         yield running
 
 
@@ -81,20 +90,18 @@ def _diabetes_rows(data: Path) -> list[dict[str, Any]]:
 
 
 def _diabetes_traffic(
-    stack: LocalProcess, rows: list[dict[str, Any]], seed: int, shift: dict[str, float]
+    stack: LocalProcess, rows: list[dict[str, Any]], shift: dict[str, float]
 ) -> list[tuple[str, list[float]]]:
-    """200 requests of 25 rows (5,000 rows; ~500 inputs captured at the spec's 10%), each
-    row drawn from the training file, `shift` in training standard deviations added."""
+    """Every training row once, in requests of 25, `shift` (in training standard deviations)
+    added to its features; (request id, predictions) of each answer."""
     sds = {name: float(np.std([r[name] for r in rows], ddof=1)) for name in DIABETES_NUMERIC}
-    rng = np.random.default_rng(seed)
+    shifted = [
+        {**row, **{name: row[name] + units * sds[name] for name, units in shift.items()}}
+        for row in rows
+    ]
     answered = []
-    for _ in range(200):
-        batch = []
-        for index in rng.integers(0, len(rows), 25):
-            row = dict(rows[index])
-            for name, units in shift.items():
-                row[name] = round(row[name] + units * sds[name], 4)
-            batch.append(row)
+    for start in range(0, len(shifted), 25):
+        batch = shifted[start : start + 25]
         answer = stack.http("POST", "/models/diabetes/predict", {"instances": batch})
         assert answer.status == 200, answer.body
         answered.append((answer.body["request_id"], answer.body["predictions"]))
@@ -184,11 +191,25 @@ def test_the_demo_story_end_to_end(stack: LocalProcess, tmp_path: Path) -> None:
     assert 0.06 <= measured[(200, 2)] / 1500 <= 0.14, measured
 
     def promoted() -> bool:
+        # The decision is read from the registry's record (its alert), not from GET
+        # /models/iris: that request is routed through alias live like a prediction, so while
+        # the canary bakes it is answered by v2 at the canary's share (seen: the test stopped
+        # its traffic, the bake starved, v2 was rolled back at the extension limit).
         _iris_traffic(stack, 300)  # the canary's evidence keeps coming while it bakes
-        return bool(stack.http("GET", "/models/iris").body.get("version") == 2)
+        subjects = _subjects(stack)
+        assert "[mlops] iris v2: rolled back" not in subjects, stack.log()
+        return "[mlops] iris v2: promoted" in subjects
 
     stack.wait_for("v2's promotion", promoted, timeout=90, every=0)
-    stack.wait_for("the promotion alert", lambda: "[mlops] iris v2: promoted" in _subjects(stack))
+    stack.wait_for(
+        "alias live on v2 alone",
+        lambda: _iris_traffic(stack, 100) == collections.Counter({(200, 2): 100}),
+        timeout=10,
+        every=0.2,
+    )
+    # (Its `status` still says "canary": the environment read v2's registry item when it
+    # loaded, as a canary, and keeps it. Reported on issue #15; not asserted here.)
+    assert stack.http("GET", "/models/iris").body["version"] == 2
 
     # -- v3 is faulty (every answer of its version is a 500): rolled back, production unhurt --
     assert "registered as v3" in _ok(stack.cli("train", "iris", str(data / "iris.csv")))
@@ -214,19 +235,19 @@ def test_the_demo_story_end_to_end(stack: LocalProcess, tmp_path: Path) -> None:
 
     # -- drift: like training -> none; shifted -> exactly bmi and s5; back -> recovered -------
     rows = _diabetes_rows(data)
-    _diabetes_traffic(stack, rows, seed=1, shift={})
+    _diabetes_traffic(stack, rows, shift={})
     assert "no_drift" in _ok(stack.cli("drift", "diabetes", "--now", "--timeout", "60"))
-    _diabetes_traffic(stack, rows, seed=2, shift={"bmi": 0.8, "s5": -0.8})
+    _diabetes_traffic(stack, rows, shift={"bmi": 0.8, "s5": -0.8})
     verdict = _ok(stack.cli("drift", "diabetes", "--now", "--timeout", "60"))
     assert re.search(r"diabetes v1\s+drift: bmi, s5\s", verdict), verdict
-    _diabetes_traffic(stack, rows, seed=3, shift={})
+    _diabetes_traffic(stack, rows, shift={})
     assert "no_drift" in _ok(stack.cli("drift", "diabetes", "--now", "--timeout", "60"))
     stack.wait_for("the recovered alert", lambda: "drift recovered" in str(_subjects(stack)), 15)
     drift_alerts = [s for s in _subjects(stack) if "diabetes v1: drift in" in s]
     assert drift_alerts == ["[mlops] diabetes v1: drift in bmi, s5"]  # one alert, not one a check
 
     # -- ground truth that disagrees: a quality alert ----------------------------------------
-    answered = _diabetes_traffic(stack, rows, seed=4, shift={})[:12]
+    answered = _diabetes_traffic(stack, rows, shift={})[:12]
     feedback = [
         {"request_id": request_id, "row": row, "actual": round(prediction + 300.0, 1)}
         for request_id, predictions in answered
