@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test lint format synth bench layer clean constraints mutate
+.PHONY: venv demo test lint format synth bench load layer clean constraints mutate
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ layer: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+# The load test on its own (the suite runs the same one): 20,000 one-row predictions from 32
+# clients against `mlops local` with iris v2 a canary at 10%; writes benchmarks/results/load.json.
+# LOAD_ARGS="--requests 100000 --clients 64" changes the bounds.
+load: venv
+	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
 # Re-pin every package from the current venv (one set of versions for venv, layer and image).
 constraints: venv

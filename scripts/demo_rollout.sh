@@ -8,65 +8,46 @@ API_PORT="$1"
 API_KEY="$2"
 MLOPS=.venv/bin/mlops
 
-step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
+DEMO_STARTED="${DEMO_STARTED:-$(date +%s)}"
+step() {
+  local elapsed=$(( $(date +%s) - DEMO_STARTED ))
+  printf '\n\033[1;36m== %s\033[0m \033[2m[%d:%02d]\033[0m\n' "$*" $(( elapsed / 60 )) $(( elapsed % 60 ))
+}
 show() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
-wait_for() {  # wait_for SECONDS PATTERN: until `mlops status iris` matches
-  for _ in $(seq 1 $(( $1 * 2 ))); do
+wait_for() {  # wait_for SECONDS PATTERN WHAT: until `mlops status iris` matches; a dot a check
+  local started=$SECONDS
+  printf '   waiting for %s ' "$3"
+  while (( SECONDS - started < $1 )); do
     # Read the whole output first: with pipefail, `grep -q` closing the pipe early would fail.
     status=$("$MLOPS" status iris 2>/dev/null || true)
-    grep -q "$2" <<<"$status" && return 0
+    grep -q "$2" <<<"$status" && { printf ' %d s\n' $(( SECONDS - started )); return 0; }
+    printf '.'
     sleep 0.5
   done
-  echo "   (timed out waiting for: $2)"; "$MLOPS" status iris; return 1
+  echo " timed out after $1 s"; "$MLOPS" status iris; return 1
 }
-traffic() {  # traffic N: N predictions over HTTP; every answer's status, then totals
-  .venv/bin/python - "$API_PORT" "$API_KEY" "$1" <<'PY'
-import collections, json, sys, urllib.error, urllib.request
-port, key, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-row = {"sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "petal length (cm)": 5.2, "petal width (cm)": 2.3}
-body = json.dumps({"instances": [row]}).encode()
-totals, line = collections.Counter(), []
-print("   every answer, in order: . = 200 from the production version, + = 200 from the canary, "
-      "5 = a 5xx, 4 = a 4xx")
-production = None
-for index in range(count):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/models/iris/predict", data=body,
-        method="POST", headers={"Content-Type": "application/json", "x-api-key": key})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            status, version = answer.status, json.loads(answer.read())["model_version"]
-    except urllib.error.HTTPError as error:
-        status, version = error.code, None
-    production = production if production is not None or version is None else version
-    totals[(status, version)] += 1
-    mark = "5" if status >= 500 else "4" if status >= 400 else "." if version == production else "+"
-    line.append(mark)
-    if len(line) == 100 or index == count - 1:
-        print("   " + "".join(line)); line = []
-for (status, version), n in sorted(totals.items(), key=str):
-    print(f"   HTTP {status} from {'v' + str(version) if version else 'the failing version'}: "
-          f"{n} ({n / count:.1%})")
-PY
-}
+# N predictions from 8 clients, every answer's mark; --until-decided: on until alias live moves.
+traffic() { .venv/bin/python scripts/demo_traffic.py "$@"; }
 
-step "14. Retrain iris: v2 is registered -> ModelRegistered -> the reconciler: shadow replay, then a canary"
+step "9. Retrain iris: v2 is registered -> ModelRegistered -> the reconciler: shadow replay, then a canary"
 show "$MLOPS" train iris data/iris.csv
-wait_for 30 "canary v2 (model"
+wait_for 30 "canary v2 (model" "the reconciler to start v2's canary"
 show "$MLOPS" status iris
 sleep 1.2   # the local API re-reads alias live at most once a second
 
-step "15. 3,500 requests over HTTP: the canary's measured share (the spec says 10%)"
-traffic 3500
-echo "   ... the bake ends (30 spec minutes at ${MLOPS_ROLLOUT_MINUTE_SECONDS}s each); the evidence decides"
-wait_for 120 "no canary in flight"
+step "10. 3,500 requests over HTTP: the canary's measured share (the spec says 10%), then the evidence decides"
+echo "   the bake is 30 spec minutes (${MLOPS_ROLLOUT_MINUTE_SECONDS} s each here), one look every 5;"
+echo "   traffic goes on until the evidence decides and alias live moves"
+traffic 3500 --until-decided
+wait_for 30 "no canary in flight" "the registry to record the decision"
 show "$MLOPS" status iris
 
-step "16. A broken v3 (test-only fault on its version: MLOPS_LOCAL_FAULTS=$MLOPS_LOCAL_FAULTS)"
+step "11. A faulty v3 (test-only fault: every answer of its version is a 500; MLOPS_LOCAL_FAULTS=$MLOPS_LOCAL_FAULTS) is rolled back"
 show "$MLOPS" train iris data/iris.csv
-wait_for 30 "canary v3 (model"
+wait_for 30 "canary v3 (model" "v3's canary"
 sleep 1.2
-traffic 400
-wait_for 60 "v3.*rolled_back"
+traffic 400 --until-decided
+wait_for 60 "v3.*rolled_back" "the registry to record the rollback"
 show "$MLOPS" status iris
 sleep 1.2
 echo "   production untouched:"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report` on the app)
+import mlops.cli.drift_commands  # registers `drift` and `report` on the app
+import mlops.cli.history_commands  # noqa: F401  (registers `history` on the app)
 from mlops.cli.main import app
 from mlops.local.stack import LocalStack, LocalState
 from mlops.spec.files import SPECS_DIR_ENV
@@ -205,6 +206,7 @@ def test_predict_with_an_empty_csv_is_an_error_not_an_empty_table(
         ("rollback", "wine"),
         ("drift", "wine"),
         ("report", "wine"),
+        ("history", "wine"),
     ],
 )
 def test_an_undeclared_model_is_named_as_such(running: RunningStack, args: tuple[str, ...]) -> None:

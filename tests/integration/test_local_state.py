@@ -165,10 +165,14 @@ def test_restart_keeps_the_serving_version_and_its_answers(
     listing = CliRunner().invoke(app, ["models", "iris"])
     assert listing.exit_code == 0 and "production" in listing.output and "v1" in listing.output
 
+    last_run_mail = Path(os.environ["MLOPS_HOME"]) / "outbox" / "last-run.eml"
+    last_run_mail.parent.mkdir(exist_ok=True)
+    last_run_mail.write_text("Subject: from the run before the reset\n")
     stack = start_stack(reset=True)
     status, body = _predict(stack)
     assert (status, body["error"]["code"]) == (503, "no_production_model")
     assert not (Path(os.environ["MLOPS_HOME"]) / "outbox.jsonl").exists()
+    assert not last_run_mail.exists()  # the outbox's e-mails went with it
 
 
 @pytest.mark.slow

@@ -551,7 +551,8 @@ def main() -> None:
     still ends in one readable line and exit 1, never a traceback."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    import mlops.cli.drift_commands  # noqa: F401  (registers `drift` and `report`)
+    import mlops.cli.drift_commands
+    import mlops.cli.history_commands  # noqa: F401  (registers `history`)
 
     try:
         app()

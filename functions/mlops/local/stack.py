@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -59,6 +60,9 @@ TRAIN_CONTEXT = LocalContext("mlops-train", memory_mb=3008, timeout_ms=900_000)
 # Files of the local stack's own making that describe the saved state; `--reset` removes them
 # with it, so they never describe runs that no longer exist.
 STATE_FILES = (SNAPSHOT_FILE, "outbox.jsonl", "metrics.jsonl")
+# ... and folders: the alerts as .eml files (an "empty" outbox with last run's e-mails in it
+# told `make demo`'s reader of 25 alerts where 13 went out).
+STATE_FOLDERS = ("outbox",)
 SNAPSHOT_SECONDS = 5.0
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -233,6 +237,8 @@ class LocalStack:
         if self.reset:
             for name in STATE_FILES:
                 (self.folder / name).unlink(missing_ok=True)
+            for name in STATE_FOLDERS:
+                shutil.rmtree(self.folder / name, ignore_errors=True)
         try:
             saved = snapshot.load(self.folder)
         except SnapshotError as error:

@@ -16,6 +16,7 @@ from typing import Any
 from mlops.spec import ModelSpec
 
 FLOAT32_MAX = 3.4e38
+MAX_FEEDBACK_ITEMS = 1000  # mlops.serving.schemas.FeedbackRequest's limit
 _TEMPLATE_PREFIX = "/models/{model}"
 
 
@@ -54,6 +55,49 @@ def instance_schema(spec: ModelSpec) -> dict[str, Any]:
         "properties": properties,
         "required": [feature.name for feature in spec.features],
         "additionalProperties": False,
+    }
+
+
+def feedback_item_schema(spec: ModelSpec, max_batch_rows: int) -> dict[str, Any]:
+    """JSON Schema of one feedback item for `spec`, as exact as the document can be.
+
+    `row` is below the batch limit (no request had a later row). A regression's `actual` is a
+    number. A classifier's classes belong to the serving version's artifact, not to the spec,
+    so the document can only say "text or number"; the route refuses a value that is not one
+    of them with 422 (mlops.serving.feedback), and `GET /models/{model}` lists them.
+    """
+    if spec.task == "regression":
+        actual: dict[str, Any] = {
+            "type": "number",
+            "description": "The true value for that row (a finite number).",
+        }
+    else:
+        actual = {
+            "type": ["string", "integer", "number"],
+            "description": "The true class for that row: one of the serving version's classes "
+            "(`classes` in GET /models/{model}), as text or as the number whose text it is; "
+            "any other value is refused with 422.",
+        }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["request_id", "actual"],
+        "properties": {
+            "request_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "The request_id of the prediction answer.",
+            },
+            "row": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": max_batch_rows - 1,
+                "default": 0,
+                "description": "The row of that request (0 for its first instance).",
+            },
+            "actual": actual,
+        },
     }
 
 
@@ -150,6 +194,27 @@ def per_model_document(
                                 "minItems": 1,
                                 "maxItems": max_batch_rows,
                                 "items": instance_schema(spec),
+                            }
+                        },
+                    }
+                }
+            },
+        }
+        feedback = result["paths"][f"/models/{name}/feedback"]["post"]
+        feedback["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["feedback"],
+                        "properties": {
+                            "feedback": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_FEEDBACK_ITEMS,
+                                "items": feedback_item_schema(spec, max_batch_rows),
                             }
                         },
                     }
