@@ -61,6 +61,22 @@ def test_describe_reports_serving_version_schema_metrics_and_lineage(
     assert len(body["artifact_sha256"]) == 64 and body["trained_at"]
 
 
+def test_describe_reads_the_status_now_not_at_load(serving_stack: ServingStack) -> None:
+    """A canary promoted (or a production version archived) after this environment loaded is
+    described with its status now: the registry moved, the environment did not."""
+    assert serving_stack.call("GET", "/models/iris")[1]["status"] == "production"
+    client("dynamodb").update_item(
+        TableName=serving_stack.names.registry_table,
+        Key={"pk": {"S": "MODEL#iris"}, "sk": {"S": "VERSION#00000001"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "archived"}},
+    )
+    status, body = serving_stack.call("GET", "/models/iris")
+    assert status == 200 and (body["version"], body["status"]) == (1, "archived")
+    assert body["function_version"] == "$LATEST"
+
+
 def test_feedback_is_accepted(
     serving_stack: ServingStack, capsys: pytest.CaptureFixture[str]
 ) -> None:

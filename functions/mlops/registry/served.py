@@ -115,6 +115,20 @@ class ServedVersionReader:
             read_version_document(self._db, self._table, model, version)
         )
 
+    def current_status(self, model: str, version: int) -> str:
+        """The version's status now (it moves after load: canary -> production -> archived)."""
+        response = self._db.get_item(
+            TableName=self._table,
+            ConsistentRead=True,
+            Key={"pk": {"S": model_pk(model)}, "sk": {"S": version_sk(version)}},
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "status"},
+        )
+        status = from_attribute(response.get("Item", {}).get("status", {"NULL": True}))
+        if status not in VERSION_STATUSES:
+            raise MalformedVersionError(f"{model} v{version}: status {status!r} is not known")
+        return str(status)
+
 
 _UNSET: Any = object()
 

@@ -37,6 +37,8 @@ class ServingRuntime:
     unavailable: ServingError | None = None
     load_seconds: float = 0.0
     load_problem: str | None = field(default=None)
+    #: Where describe reads the version's status now (it changes after load).
+    registry: ServedVersionReader | None = None
 
     def require_model(self) -> tuple[OnnxModel, ServedVersion, FeatureSchema]:
         if self.unavailable is not None:
@@ -51,7 +53,7 @@ def load_runtime(
 ) -> ServingRuntime:
     """Resolve the pinned version, fetch and verify its artifact, build the session."""
     started = time.perf_counter()
-    runtime = ServingRuntime(settings=settings)
+    runtime = ServingRuntime(settings=settings, registry=registry)
     pinned = settings.model_version
     if pinned == 0:
         runtime.unavailable = NoProductionModelError(
@@ -105,6 +107,23 @@ def load_runtime(
     return runtime
 
 
+def current_status(runtime: ServingRuntime, version: ServedVersion) -> str:
+    """The registry's status for the served version now; the one read at load if the registry
+    cannot be read (logged): a describe never fails on it."""
+    if runtime.registry is None:
+        return version.status
+    try:
+        return runtime.registry.current_status(version.model, version.version)
+    except Exception:
+        logger.warning(
+            "status of %s v%s unreadable; answering the one read at load",
+            version.model,
+            version.version,
+            exc_info=True,
+        )
+        return version.status
+
+
 def describe_runtime(runtime: ServingRuntime) -> dict[str, Any]:
     """GET /models/{model}: what serves, its schema, metrics and where it came from."""
     model, version, _ = runtime.require_model()
@@ -112,7 +131,8 @@ def describe_runtime(runtime: ServingRuntime) -> dict[str, Any]:
     return {
         "model": version.model,
         "version": version.version,
-        "status": version.status,
+        "status": current_status(runtime, version),
+        "function_version": runtime.settings.function_version,
         "task": model.metadata.task,
         "classes": version.classes,
         "features": version.feature_schema,

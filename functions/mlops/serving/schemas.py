@@ -64,9 +64,13 @@ class FeedbackResponse(BaseModel):
 
 
 class ModelDescription(BaseModel):
+    """The version that answered this request (during a canary, the canary answers its share of
+    these too: both sit behind alias `live`), with its status read from the registry now."""
+
     model: str
     version: int
     status: str
+    function_version: str
     task: str
     classes: list[Any]
     features: list[dict[str, Any]]
