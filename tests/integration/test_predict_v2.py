@@ -291,7 +291,7 @@ def test_regression_with_a_categorical_feature(
 
 
 def test_openapi_describes_the_v2_routes_of_each_model(serving_stack: ServingStack) -> None:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
     status, document = serving_stack.call("GET", "/openapi.json")
     assert status == 200
