@@ -247,7 +247,8 @@ class TensorDecoder:
                 if (
                     allowed is not None
                     and type(name) is str
-                    and tensor.get("datatype") in allowed
+                    and type(datatype := tensor.get("datatype")) is str
+                    and datatype in allowed
                     and type(shape) is list
                     and len(shape) == 1
                     and type(data) is list
@@ -257,7 +258,7 @@ class TensorDecoder:
                     and name not in tensors
                     and type(tensor.get("parameters", {})) is dict
                 ):
-                    tensors[name] = (rows, tensor["datatype"], data)
+                    tensors[name] = (rows, datatype, data)
                     continue
             self._examine(order, tensor, tensors, violations)
         missing = [name for name in self._order if name not in tensors]
