@@ -219,7 +219,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| +{_fmt(cell['overhead_over_floor_p50_us'])} "
             f"({cell['handler_over_floor_ratio_p50']}x floor) "
             f"| +{_fmt(cell['v2_overhead_over_floor_p50_us'])} "
-            f"({cell['v2_speedup_vs_native_handler_p50']}x faster than native) |"
+            f"(native p50 / v2 p50: {cell['v2_speedup_vs_native_handler_p50']}) |"
         )
     counts = results["warm"]["cells"][0]["variants"]
     lines += [
