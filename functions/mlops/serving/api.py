@@ -186,11 +186,8 @@ class PredictionService:
                 _normalise_content_type(event)  # Powertools matches media types by case
         body = event.get("body") or ""
         if not body.strip():
-            example = (
-                '{"inputs": [{...}]}'
-                if is_v2(str(event.get("path")))
-                else ('{"instances": [{...}]}')
-            )
+            v2 = is_v2(str(event.get("path")))
+            example = '{"inputs": [{...}]}' if v2 else '{"instances": [{...}]}'
             return MalformedRequestError(f"the body is empty; send JSON such as {example}")
         if len(body) > self.settings.max_body_bytes:
             return PayloadTooLargeError(
