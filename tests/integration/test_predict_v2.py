@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from mlops.examples import diabetes_csv
 from tests.integration.conftest import ServingStack, pin_predict_environment, train_and_promote
@@ -283,6 +284,20 @@ def test_regression_with_a_categorical_feature(
     (output,) = body["outputs"]
     assert (output["name"], output["datatype"], output["shape"]) == ("predictions", "FP64", [2])
     assert output["data"] == native["predictions"]
+    # The document and the API agree on what a categorical tensor may be.
+    _, document = serving_stack.call("GET", "/openapi.json")
+    schema = document["paths"]["/v2/models/diabetes/infer"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    assert Draft202012Validator(schema).is_valid({"inputs": inputs})
+    as_integers = [
+        {**t, "datatype": "INT64", "data": [2, 1]} if t["name"] == "sex" else t for t in inputs
+    ]
+    assert not Draft202012Validator(schema).is_valid({"inputs": as_integers})
+    status, body = serving_stack.call(
+        "POST", "/v2/models/diabetes/infer", json.dumps({"inputs": as_integers})
+    )
+    assert status == 422 and "datatype 'INT64' is not one of ['BYTES']" in body["error"]
     inputs[1]["data"] = ["2", "3"]
     status, body = serving_stack.call(
         "POST", "/v2/models/diabetes/infer", json.dumps({"inputs": inputs})
@@ -291,8 +306,6 @@ def test_regression_with_a_categorical_feature(
 
 
 def test_openapi_describes_the_v2_routes_of_each_model(serving_stack: ServingStack) -> None:
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-
     status, document = serving_stack.call("GET", "/openapi.json")
     assert status == 200
     paths = document["paths"]
@@ -325,6 +338,8 @@ def test_openapi_describes_the_v2_routes_of_each_model(serving_stack: ServingSta
         {"inputs": tensors([{name: 1.5 for name in FEATURES}], "INT32")},
         {"inputs": tensors([SETOSA]), "rows": 1},
         {"inputs": tensors([SETOSA]), "outputs": [{"name": "logits"}]},
+        {"inputs": tensors([SETOSA]), "outputs": [{"name": "predictions", "parameters": 5}]},
+        {"inputs": [{**t, "parameters": []} for t in tensors([SETOSA])]},
     ):
         assert infer(serving_stack, bad)[0] == 422, bad
         assert not validator.is_valid(bad), bad

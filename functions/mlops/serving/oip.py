@@ -51,7 +51,9 @@ INTEGER_DATATYPES: dict[str, tuple[int, int]] = {
     "UINT64": (0, 2**64 - 1),
 }
 NUMERIC_DATATYPES = (*FLOAT_DATATYPES, *INTEGER_DATATYPES)
-CATEGORICAL_DATATYPES = ("BYTES", *NUMERIC_DATATYPES)
+# BYTES only: its data may still hold a number whose text is a category (the native rule), which
+# is what the OpenAPI schema states; a numeric datatype on a categorical feature is refused.
+CATEGORICAL_DATATYPES = ("BYTES",)
 REQUEST_FIELDS = frozenset({"id", "parameters", "inputs", "outputs"})
 TENSOR_FIELDS = frozenset({"name", "shape", "datatype", "data", "parameters"})
 MAX_ID_CHARS = 256
@@ -144,7 +146,10 @@ def _requested_outputs(payload: dict[str, Any], available: tuple[str, ...]) -> t
     if outputs is None:
         return available
     if type(outputs) is not list or not all(
-        type(item) is dict and type(item.get("name")) is str and set(item) <= {"name", "parameters"}
+        type(item) is dict
+        and type(item.get("name")) is str
+        and set(item) <= {"name", "parameters"}
+        and type(item.get("parameters", {})) is dict
         for item in outputs
     ):
         raise _schema_error("outputs", 'expected an array of objects such as {"name": "..."}')
