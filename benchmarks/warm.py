@@ -8,6 +8,10 @@ Variants, per model and batch size (all in one process, on the same request rows
 * ``handler_sklearn``: the same handler and service, with the runtime's model swapped for an
   adapter that calls the fitted scikit-learn pipeline's `predict_proba` (labels by argmax, as
   `predict` does): everything but the model call is identical.
+* ``handler_v2``: the same handler and service on the Open Inference Protocol's infer route
+  (`/v2/models/{model}/infer`, mlops.serving.oip) with the same rows as one FP64 tensor per
+  feature (the same numbers, the same text as the native body): same checks, model call,
+  metrics and capture lines. Its answers must equal `session.run`'s exactly (checked first).
 * ``session_run``: `session.run` on prebuilt tensors, the floor no handler can beat.
 * ``sklearn_predict_proba``: `pipeline.predict_proba` on a prebuilt array, for the
   scikit-learn handler what `session_run` is for ours.
@@ -39,7 +43,13 @@ from benchmarks.stack import LABELS, MODELS, BenchStack, feature_names, lambda_c
 from mlops.training.onnx_export import PROBABILITY_TOLERANCE
 
 EVENT_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "apigw_predict.json"
-VARIANTS = ("handler_onnx", "handler_sklearn", "session_run", "sklearn_predict_proba")
+VARIANTS = (
+    "handler_onnx",
+    "handler_v2",
+    "handler_sklearn",
+    "session_run",
+    "sklearn_predict_proba",
+)
 ROW_COUNTS = (1, 1000)
 ROUNDS = 24
 #: Wall time each variant gets per (model, rows) cell, and the bounds on its iterations.
@@ -55,6 +65,27 @@ def api_event(model: str, instances: list[dict[str, float]]) -> dict[str, Any]:
     event["requestContext"]["resourcePath"] = path
     event["requestContext"]["path"] = "/prod" + path
     event["body"] = json.dumps({"instances": instances})
+    return event
+
+
+def v2_event(model: str, features: np.ndarray, rows: int) -> dict[str, Any]:
+    """The same event on the Open Inference Protocol's infer path: the same rows as one FP64
+    tensor per feature (the numbers written as the native body writes them)."""
+    event = api_event(model, [])
+    path = f"/v2/models/{model}/infer"
+    event["resource"] = event["path"] = path
+    event["requestContext"]["resourcePath"] = path
+    event["requestContext"]["path"] = "/prod" + path
+    inputs = [
+        {
+            "name": name,
+            "shape": [rows],
+            "datatype": "FP64",
+            "data": [float(value) for value in features[:rows, column]],
+        }
+        for column, name in enumerate(feature_names())
+    ]
+    event["body"] = json.dumps({"inputs": inputs})
     return event
 
 
@@ -116,11 +147,17 @@ def build_cells(stack: BenchStack) -> tuple[list[Cell], dict[str, Any]]:
 
             calls: dict[str, Callable[[], Any]] = {
                 "handler_onnx": partial(call_handler, onnx_service, event, context),
+                "handler_v2": partial(
+                    call_handler, onnx_service, v2_event(model, stack.features, rows), context
+                ),
                 "handler_sklearn": partial(call_handler, sklearn_service, event, context),
                 "session_run": partial(session.run, outputs, feeds),
                 "sklearn_predict_proba": partial(pipeline.predict_proba, sk_input),
             }
             checks[f"{model}/{rows}"] = _check(calls, rows)
+            checks[f"{model}/{rows}/v2"] = _check_v2(
+                calls["handler_v2"], session.run(outputs, feeds), rows
+            )
             cells.append(Cell(model, rows, calls))
     return cells, checks
 
@@ -223,6 +260,29 @@ def _check(calls: dict[str, Callable[[], Any]], rows: int) -> dict[str, Any]:
     }
 
 
+def _check_v2(call: Callable[[], Any], floor: list[Any], rows: int) -> dict[str, Any]:
+    """The v2 route answers 200 with exactly `session.run`'s labels and probabilities (the
+    same float32 numbers: parsed back and narrowed, they must be bit-equal);
+    BenchmarkParityError otherwise (timing it would compare different work)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        answer = call()
+    if answer["statusCode"] != 200:
+        raise RuntimeError(f"handler_v2 answered {answer['statusCode']}: {answer['body'][:300]}")
+    outputs = {output["name"]: output for output in json.loads(answer["body"])["outputs"]}
+    labels, probabilities = np.asarray(floor[0]), np.asarray(floor[1], dtype=np.float32)
+    got = np.asarray(outputs["probabilities"]["data"], dtype=np.float32)
+    same_labels = outputs["predictions"]["data"] == labels.tolist()
+    same_probabilities = outputs["probabilities"]["shape"] == list(probabilities.shape) and (
+        np.array_equal(got, probabilities.reshape(-1))
+    )
+    if not (same_labels and same_probabilities and outputs["predictions"]["shape"] == [rows]):
+        raise BenchmarkParityError(
+            f"{rows} row(s): the v2 route's outputs are not session.run's (labels equal: "
+            f"{same_labels}, probabilities equal: {same_probabilities}); not timing it"
+        )
+    return {"equal_to_session_run": True, "response_bytes": len(answer["body"])}
+
+
 def _estimate_ns(call: Callable[[], Any], seconds: float = 0.15) -> float:
     """Warm the variant up and estimate its cost per call."""
     count, started = 0, time.perf_counter_ns()
@@ -258,8 +318,10 @@ def measure_cell(cell: Cell, seconds: float | None = None) -> dict[str, dict[str
 
 def summarize(model: str, rows: int, stats: dict[str, dict[str, float]]) -> dict[str, Any]:
     onnx, sk = stats["handler_onnx"], stats["handler_sklearn"]
-    floor = stats["session_run"]
+    floor, v2 = stats["session_run"], stats["handler_v2"]
     return {
+        "v2_overhead_over_floor_p50_us": round(v2["p50_us"] - floor["p50_us"], 1),
+        "v2_speedup_vs_native_handler_p50": round(onnx["p50_us"] / v2["p50_us"], 2),
         "model": model,
         "label": LABELS[model],
         "rows": rows,
@@ -283,6 +345,7 @@ def run_warm(stack: BenchStack, say: Callable[[str], None] = print) -> dict[str,
         results.append(summarize(cell.model, cell.rows, stats))
         say(
             f"  {cell.model} x{cell.rows}: handler p50 {stats['handler_onnx']['p50_us']} us, "
+            f"v2 p50 {stats['handler_v2']['p50_us']} us, "
             f"sklearn handler p50 {stats['handler_sklearn']['p50_us']} us, floor p50 "
             f"{stats['session_run']['p50_us']} us ({time.perf_counter() - started:.1f} s)"
         )

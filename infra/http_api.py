@@ -1,6 +1,6 @@
 """The HTTP API front (`-c api=http`): the REST API's routes for ~$1.00 per million requests.
 
-Same routes (infra/routes.py), same targets: each route integrates with its model's `live`
+Same routes (mlops.serving.route_table), same targets: each route integrates with its model's `live`
 alias, so the canary's weighted routing and the capture (written by the function to its logs)
 work unchanged. What it gives up against the REST front (README): API keys and usage plans
 (per-client quotas), request validation, gateway responses in the error contract's shape, WAF.
@@ -25,10 +25,10 @@ from constructs import Construct
 
 from infra.api import BURST_LIMIT, RATE_LIMIT
 from infra.nag import acknowledge
-from infra.routes import model_routes, shared_routes
 from infra.serving import PredictEndpoint, model_id
 from infra.standard_function import LOG_RETENTION
 from mlops.resources import ResourceNames
+from mlops.serving.route_table import MODEL_ROUTES, SHARED_ROUTES
 
 PAYLOAD_FORMAT = "1.0"
 DEFAULT_STAGE = "$default"
@@ -111,14 +111,14 @@ class HttpPredictionApi(Construct):
         self._authorization = "AWS_IAM" if auth == "iam" else "JWT"
         self.integrations: dict[str, apigwv2.CfnIntegration] = {}
         for endpoint in endpoints:
-            for route in model_routes():
+            for route in MODEL_ROUTES:
                 self._add_route(
-                    f"{route.method} {route.for_model(endpoint.model)}",
+                    f"{route.method} {route.path(endpoint.model)}",
                     endpoint,
                     f"{model_id(endpoint.model)}{route.name}",
                 )
-        for route in shared_routes():
-            self._add_route(f"{route.method} {route.path}", endpoints[0], route.name)
+        for route in SHARED_ROUTES:
+            self._add_route(f"{route.method} {route.template}", endpoints[0], route.name)
         self._add_route("$default", endpoints[0], "NotFound")
         self._acknowledge(access_logs)
 

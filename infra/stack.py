@@ -115,7 +115,8 @@ class ServerlessMlopsStack(Stack):
             alerts_topic=alerts.topic,
             alerts_key=alerts.key,
         )
-        # One front (`-c api=rest|http`), the same routes (infra/routes.py) on each model's alias.
+        # One front (`-c api=rest|http`), the same routes (mlops.serving.route_table) on each
+        # model's alias.
         api_outputs: dict[str, str]
         if settings.api_front == "http":
             http_api = HttpPredictionApi(

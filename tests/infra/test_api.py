@@ -62,13 +62,16 @@ def test_every_method_requires_an_api_key(synthesized: Synthesized):
         assert method["Properties"]["ApiKeyRequired"] is True, logical_id
 
 
-def test_each_model_has_describe_predict_and_feedback_routes(synthesized: Synthesized):
+def test_each_model_has_native_and_open_inference_protocol_routes(synthesized: Synthesized):
     expected = {("GET", "/openapi.json")}
     for model in MODELS:
         expected |= {
             ("GET", f"/models/{model}"),
             ("POST", f"/models/{model}/predict"),
             ("POST", f"/models/{model}/feedback"),
+            ("GET", f"/v2/models/{model}"),
+            ("GET", f"/v2/models/{model}/ready"),
+            ("POST", f"/v2/models/{model}/infer"),
         }
     assert set(_routes(synthesized)) == expected
 
@@ -77,7 +80,13 @@ def test_model_routes_invoke_that_models_live_alias(synthesized: Synthesized):
     routes = _routes(synthesized)
     for model in MODELS:
         function_id = _function_id(synthesized, model)
-        for key in (("GET", f"/models/{model}"), ("POST", f"/models/{model}/predict")):
+        for key in (
+            ("GET", f"/models/{model}"),
+            ("POST", f"/models/{model}/predict"),
+            ("POST", f"/v2/models/{model}/infer"),
+            ("GET", f"/v2/models/{model}"),
+            ("GET", f"/v2/models/{model}/ready"),
+        ):
             integration = routes[key]["Integration"]
             assert integration["Type"] == "AWS_PROXY"
             assert integration["IntegrationHttpMethod"] == "POST"
@@ -93,8 +102,9 @@ def test_invoke_permissions_target_the_alias_once_it_exists(synthesized: Synthes
         function_id = _function_id(synthesized, model)
         alias_arn = {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":live"]]}
         mine = [p for p in permissions.values() if p["Properties"]["FunctionName"] == alias_arn]
-        # describe, predict, feedback (+ openapi.json on the first model's function)
-        assert len(mine) in (3, 4)
+        # describe, predict, feedback, v2 metadata, ready and infer (+ openapi.json on the
+        # first model's function)
+        assert len(mine) in (6, 7)
         live_alias = [
             logical_id
             for logical_id, r in synthesized.resources("Custom::LiveAlias").items()
@@ -157,3 +167,20 @@ def test_requests_are_validated_by_the_gateway(synthesized: Synthesized):
     (validator_id,) = synthesized.resources("AWS::ApiGateway::RequestValidator")
     for method in synthesized.resources("AWS::ApiGateway::Method").values():
         assert method["Properties"]["RequestValidatorId"] == {"Ref": validator_id}
+
+
+def test_each_invoke_permission_is_scoped_to_its_own_method_and_path(synthesized: Synthesized):
+    """The v2 routes get their own permissions, each limited to its method and resource path
+    (execute-api ARN .../<stage>/<METHOD>/<path>), not a wildcard over the API."""
+    source_arns = [
+        json.dumps(p["Properties"]["SourceArn"])
+        for p in synthesized.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    for model in MODELS:
+        for method, path in (
+            ("POST", f"/v2/models/{model}/infer"),
+            ("GET", f"/v2/models/{model}"),
+            ("GET", f"/v2/models/{model}/ready"),
+        ):
+            assert sum(arn.endswith(f'/{method}{path}"]]}}') for arn in source_arns) == 1, path

@@ -1,6 +1,6 @@
 """The HTTP API front (`-c api=http`) and SnapStart (`-c snapStart=true`) in the template.
 
-Same routes as the REST front (both read infra/routes.py; compared here from the two
+Same routes as the REST front (both read mlops.serving.route_table; compared here from the two
 templates), each integrated with its model's `live` alias (canary routing and capture live
 there) with payload format 1.0 (the shape the handler reads; tests/integration/
 test_http_api_event.py), IAM or JWT on every route, throttling and access logs on the stage,
@@ -16,9 +16,9 @@ import pytest
 from aws_cdk import App
 
 from infra.bundling import MODELS_DIR
-from infra.routes import ROUTES
 from infra.serving import model_id
 from infra.settings import StackSettings
+from mlops.serving.route_table import MODEL_ROUTES, SHARED_ROUTES
 from mlops.spec import load_all_specs
 from tests.infra.conftest import Synthesized, synthesize
 
@@ -84,9 +84,9 @@ def test_http_front_replaces_the_rest_api(http_api: Synthesized) -> None:
 def test_both_fronts_serve_the_same_routes(http_api: Synthesized, synthesized: Synthesized) -> None:
     http = {r["RouteKey"] for r in properties(http_api, "AWS::ApiGatewayV2::Route")}
     expected = {
-        f"{route.method} {route.for_model(model) if route.per_model else route.path}"
-        for route in ROUTES
-        for model in (SPECS if route.per_model else [""])
+        f"{route.method} {route.path(model)}"
+        for route in (*MODEL_ROUTES, *SHARED_ROUTES)
+        for model in (SPECS if route in MODEL_ROUTES else [""])
     }
     assert rest_routes(synthesized) == expected
     # The HTTP API adds only the catch-all that answers the error contract's 404.

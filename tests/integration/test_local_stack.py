@@ -214,3 +214,26 @@ def test_api_serves_after_promotion_and_honours_the_api_key(
     assert "/models/iris/predict" in document["paths"]
     cli = CliRunner().invoke(app, ["predict", "iris", "--json", json.dumps(row)])
     assert cli.exit_code == 0 and "virginica" in cli.output
+    # The Open Inference Protocol's routes, behind the same gateway (key, per-model routes).
+    inputs = [
+        {"name": name, "shape": [1], "datatype": "FP32", "data": [value]}
+        for name, value in row.items()
+    ]
+    status, body = _http(local_stack, "POST", "/v2/models/iris/infer", {"inputs": inputs})
+    assert status == 200, body
+    assert (body["model_version"], body["outputs"][0]["data"]) == ("1", ["virginica"])
+    assert _http(local_stack, "POST", "/v2/models/iris/infer", {"inputs": inputs}, key=None)[0] == (
+        403
+    )
+    status, body = _http(local_stack, "POST", "/v2/models/ghost/infer", {"inputs": inputs})
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = _http(local_stack, "POST", "/v2/models/iris/infer", {"inputs": inputs[:3]})
+    assert (status, body["code"]) == (422, "schema_violation")
+    assert body["error"].startswith("input 'petal width (cm)': missing")
+    assert _http(local_stack, "GET", "/v2/models/iris/ready") == (
+        200,
+        {"name": "iris", "ready": True},
+    )
+    status, body = _http(local_stack, "GET", "/v2/models/iris")
+    assert (status, [tensor["name"] for tensor in body["inputs"]]) == (200, list(row))
+    assert "/v2/models/iris/infer" in document["paths"]

@@ -114,3 +114,51 @@ def test_no_feedback_body_gets_a_5xx(serving_stack: ServingStack, body: str) -> 
         assert answer["error"]["code"] == ERROR_CODES[status]
     else:
         assert status == 202
+
+
+# The Open Inference Protocol's infer body: near-valid tensors around arbitrary names, shapes,
+# datatypes and data (nested, mixed, oversized counts), plus everything above.
+tensor_values = feature_values | st.lists(feature_values, max_size=2)
+tensor = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from([*FEATURES, "colour", ""]) | json_values,
+        "shape": st.lists(st.integers(-2, 3) | json_values, max_size=3) | json_values,
+        "datatype": st.sampled_from(["FP32", "FP64", "INT8", "UINT64", "BYTES", "BOOL", "FP16"])
+        | json_values,
+        "data": st.lists(tensor_values, max_size=4) | json_values,
+        "parameters": json_values,
+    },
+)
+near_valid_infer = st.fixed_dictionaries(
+    {"inputs": st.lists(tensor, max_size=5) | json_values},
+    optional={"id": json_values, "parameters": json_values, "outputs": json_values},
+)
+infer_bodies = bodies | near_valid_infer.map(lambda value: json.dumps(value, allow_nan=True))
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=infer_bodies, content_type=content_types)
+def test_no_infer_body_gets_a_5xx(
+    serving_stack: ServingStack, body: str, content_type: str
+) -> None:
+    status, answer = serving_stack.call(
+        "POST",
+        "/v2/models/iris/infer",
+        body,
+        headers={"Content-Type": content_type, "x-api-key": "k"},
+    )
+    assert status < 500, answer
+    if status >= 400:
+        # v2's error shape: the message in `error`, the contract's code and details beside it.
+        assert set(answer) == {"error", "code", "details"}
+        assert answer["code"] == ERROR_CODES[status] and isinstance(answer["error"], str)
+        assert "Traceback" not in json.dumps(answer)
+    else:
+        assert status == 200
+        rows = answer["outputs"][0]["shape"][0]
+        assert len(answer["outputs"][0]["data"]) == rows

@@ -4,13 +4,14 @@ spread over rounds, not on one median (benchmarks/README.md)."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 
 from benchmarks.cold import ratio_spread
 from benchmarks.report import cold_verdict
-from benchmarks.warm import BenchmarkParityError, _check
+from benchmarks.warm import BenchmarkParityError, _check, _check_v2
 
 
 def _answer(labels: list[str], probabilities: list[list[float]]) -> dict[str, Any]:
@@ -42,6 +43,32 @@ def test_handlers_that_disagree_stop_the_benchmark(onnx: dict[str, Any]) -> None
     sklearn = _answer(["a", "b"], [[0.7, 0.3], [0.5, 0.5]])
     with pytest.raises(BenchmarkParityError, match="not timing two different models"):
         _check(_calls(onnx, sklearn), rows=2)
+
+
+def _v2_answer(labels: list[int], probabilities: list[float], classes: int) -> dict[str, Any]:
+    rows = len(labels)
+    outputs = [
+        {"name": "predictions", "shape": [rows], "datatype": "INT64", "data": labels},
+        {
+            "name": "probabilities",
+            "shape": [rows, classes],
+            "datatype": "FP32",
+            "data": probabilities,
+        },
+    ]
+    return {"statusCode": 200, "body": json.dumps({"outputs": outputs})}
+
+
+def test_the_v2_route_is_timed_only_when_it_answers_exactly_what_session_run_does() -> None:
+    import numpy as np
+
+    floor = [np.array([0, 1]), np.array([[0.7, 0.3], [0.1, 0.9]], dtype=np.float32)]
+    exact = [float(v) for v in floor[1].reshape(-1)]  # float32 values, as orjson writes them
+    assert _check_v2(lambda: _v2_answer([0, 1], exact, 2), floor, rows=2)["equal_to_session_run"]
+    nudged = [*exact[:-1], float(np.nextafter(np.float32(0.9), np.float32(1)))]
+    for wrong in (_v2_answer([0, 0], exact, 2), _v2_answer([0, 1], nudged, 2)):
+        with pytest.raises(BenchmarkParityError, match=r"not session\.run's"):
+            _check_v2(partial(dict, wrong), floor, rows=2)
 
 
 def test_ratio_spread_is_per_round_with_an_interval_around_the_median() -> None:

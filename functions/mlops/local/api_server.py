@@ -8,7 +8,6 @@ alias `live`'s weighted routing (through LocalEnvironments).
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import time
@@ -21,9 +20,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from mlops.local.context import LocalContext
 from mlops.local.environments import LocalEnvironments
+from mlops.serving.route_table import SHARED_ROUTES, route_model
 
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
-_ROUTE = re.compile(r"^/models/(?P<model>[^/]+)(?P<rest>/predict|/feedback)?/?$")
 
 
 def gateway_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -100,15 +99,17 @@ class LocalApi:
             return gateway_error(403, "forbidden", "missing or invalid API key (x-api-key)")
         path = urlsplit(raw_path).path
         functions = self.functions()
-        if path == "/openapi.json" and functions:
-            function_name, resource = next(iter(functions.values())), "/openapi.json"
+        # The routes API Gateway has resources for (mlops.serving.route_table), per model.
+        shared = next((route for route in SHARED_ROUTES if route.pattern.match(path)), None)
+        if shared is not None and functions:
+            function_name, resource = next(iter(functions.values())), shared.template
         else:
-            match = _ROUTE.match(path)
-            if not match or match.group("model") not in functions:
+            found = route_model(path)
+            if found is None or found[0] not in functions:
                 return gateway_error(404, "not_found", "no such route or model")
-            model = match.group("model")
+            model, route = found
             function_name = functions[model]
-            resource = f"/models/{model}{match.group('rest') or ''}"
+            resource = route.path(model)
         event = proxy_event(method, raw_path, headers, body, request_id, supplied, resource)
         started = time.perf_counter()
         version, response = self.environments.invoke(

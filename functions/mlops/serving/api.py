@@ -2,16 +2,16 @@
 
 One `PredictionService` per execution environment (it holds the loaded runtime). The handler
 module builds one from the environment; the local stack builds one per published function
-version, as Lambda would (DESIGN §7). Requests for this model's exact predict path are
-dispatched straight to the route code (see `_dispatch_predict`); everything else goes through
-Powertools' REST resolver (mlops.serving.routes), built on first use.
+version, as Lambda would (DESIGN §7). Requests for this model's exact predict path, and for its
+Open Inference Protocol infer path (mlops.serving.oip), are dispatched straight to the route
+code (see `_dispatch_predict`); everything else goes through Powertools' REST resolver
+(mlops.serving.routes), built on first use.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -32,11 +32,13 @@ from mlops.serving.errors import (
     UnsupportedMediaTypeError,
 )
 from mlops.serving.feedback import feedback_violations
+from mlops.serving.route_table import is_v2, match_routes
 from mlops.serving.runtime import ServingRuntime
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+    from mlops.serving.oip import TensorDecoder
     from mlops.serving.schemas import FeedbackRequest
 
 API_TITLE = "serverless-mlops prediction API"
@@ -58,8 +60,13 @@ def proxy_answer(status: int, body: str) -> dict[str, Any]:
     }
 
 
-def error_answer(error: ServingError) -> dict[str, Any]:
-    return proxy_answer(error.status, json.dumps(error.body()))
+def error_json(error: ServingError, path: str = "") -> str:
+    """The error contract's body; in the Open Inference Protocol's shape on its paths."""
+    return json.dumps(error.body_v2() if is_v2(path) else error.body())
+
+
+def error_answer(error: ServingError, path: str = "") -> dict[str, Any]:
+    return proxy_answer(error.status, error_json(error, path))
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
@@ -69,20 +76,9 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-ROUTE_METHODS = (
-    (re.compile(r"^/models/[^/]+/predict/?$"), ("POST",)),
-    (re.compile(r"^/models/[^/]+/feedback/?$"), ("POST",)),
-    (re.compile(r"^/models/[^/]+/?$"), ("GET",)),
-    (re.compile(r"^/openapi\.json$"), ("GET",)),
-)
-
-
 def allowed_methods(path: str) -> list[str]:
     """The methods a known route takes (empty for an unknown path): 405 vs 404."""
-    for pattern, methods in ROUTE_METHODS:
-        if pattern.match(path):
-            return list(methods)
-    return []
+    return sorted({route.method for route in match_routes(path)})
 
 
 def _normalise_content_type(event: dict[str, Any]) -> None:
@@ -134,6 +130,9 @@ class PredictionService:
         self.sample_rate = self._sample_rate()
         self._openapi: str | None = None
         self._predict_path = f"/models/{self.settings.model_name}/predict"
+        self._infer_path = f"/v2/models/{self.settings.model_name}/infer"
+        self._decoder: TensorDecoder | None = None
+        self._predictions_datatype = "BYTES"  # set with the decoder, from the loaded model
         self._app: APIGatewayRestResolver | None = None
         if runtime.load_problem:  # flushed with the first request, with the model's dimensions
             self.count_metric(f"model_{runtime.load_problem}")
@@ -187,9 +186,9 @@ class PredictionService:
                 _normalise_content_type(event)  # Powertools matches media types by case
         body = event.get("body") or ""
         if not body.strip():
-            return MalformedRequestError(
-                'the body is empty; send JSON such as {"instances": [{...}]}'
-            )
+            v2 = is_v2(str(event.get("path")))
+            example = '{"inputs": [{...}]}' if v2 else '{"instances": [{...}]}'
+            return MalformedRequestError(f"the body is empty; send JSON such as {example}")
         if len(body) > self.settings.max_body_bytes:
             return PayloadTooLargeError(
                 f"body is {len(body)} bytes; the limit is {self.settings.max_body_bytes}",
@@ -200,13 +199,18 @@ class PredictionService:
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Answer one API Gateway event. Whatever the route adds to `self.metrics` is left for
         the caller to flush (the handler's `finally`, the local stack after each request)."""
-        predict = event.get("path") == self._predict_path and event.get("httpMethod") == "POST"
-        early = self.precheck(event, to_resolver=not predict)
+        path = event.get("path")
+        post = event.get("httpMethod") == "POST"
+        predict = post and path == self._predict_path
+        infer = post and not predict and path == self._infer_path
+        early = self.precheck(event, to_resolver=not (predict or infer))
         if early is not None:
             self.count_metric("invalid_requests")
-            return error_answer(early)
+            return error_answer(early, str(path))
         if predict:
             return self._dispatch_predict(event)
+        if infer:
+            return self._dispatch_predict(event, v2=True)
         return self.app.resolve(event, context)
 
     def _dimensions(self) -> None:
@@ -231,8 +235,9 @@ class PredictionService:
             self._dimensions()
         self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
-    def _dispatch_predict(self, event: dict[str, Any]) -> dict[str, Any]:
-        """This model's predict route, called without the resolver's route matching.
+    def _dispatch_predict(self, event: dict[str, Any], v2: bool = False) -> dict[str, Any]:
+        """This model's predict route (or, `v2`, its infer route), called without the
+        resolver's route matching.
 
         The resolver (which registers the same route, for the OpenAPI document and as the
         path every other request takes) costs 115-215 µs per request on this machine before the
@@ -241,17 +246,17 @@ class PredictionService:
         errors are the same: the route code and the error contract are shared.
         """
         request_id = str((event.get("requestContext") or {}).get("requestId") or "")
+        route = self._infer if v2 else self._predict
+        path = self._infer_path if v2 else self._predict_path
         try:
-            return proxy_answer(
-                200, self._predict(self.settings.model_name, event.get("body"), request_id)
-            )
+            return proxy_answer(200, route(self.settings.model_name, event.get("body"), request_id))
         except ServingError as error:
             self.count_metric("unavailable_requests" if error.status >= 500 else "invalid_requests")
-            return error_answer(error)
+            return error_answer(error, path)
         except Exception:
             logger.exception("unexpected error")
             self.count_metric("unavailable_requests")
-            return error_answer(ServingError("internal error; it has been logged"))
+            return error_answer(ServingError("internal error; it has been logged"), path)
 
     # -- routes --------------------------------------------------------------------------
     def _check_model(self, model: str) -> None:
@@ -338,6 +343,64 @@ class PredictionService:
         # orjson: about 5x json.dumps here, and float arrays serialised without .tolist().
         return orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
+    def _infer(self, model_name: str, body: str | None, request_id: str) -> str:
+        """The Open Inference Protocol's infer route: the 200 answer's JSON body, or the error
+        contract's ServingError. Same model call, metrics line and capture record as
+        `_predict`: drift, feedback and the rollout's evidence read v2 traffic unchanged."""
+        from mlops.serving.oip import infer_response
+
+        self._check_model(model_name)
+        model, version, _ = self.runtime.require_model()
+        request = self.decoder().decode(body)
+        started = time.perf_counter()
+        prediction = model.predict(request.numeric, request.categorical)
+        latency_ms = (time.perf_counter() - started) * 1000
+        labels = prediction.outputs.tolist()
+        answer = infer_response(
+            model_name=model_name,
+            model_version=version.version,
+            request_id=request_id,
+            request=request,
+            labels=labels,
+            probabilities=prediction.probabilities,
+            datatype=self._predictions_datatype,
+        )
+        self._record(
+            model_name,
+            version.version,
+            request_id,
+            request.rows,
+            latency_ms,
+            labels,
+            request.instances,
+        )
+        return answer
+
+    def v2_metadata(self) -> dict[str, Any]:
+        """GET /v2/models/{model}: the serving version's tensors (mlops.serving.oip)."""
+        from mlops.serving.oip import model_metadata
+
+        model, version, schema = self.runtime.require_model()
+        return model_metadata(
+            model_name=self.settings.model_name,
+            model_version=version.version,
+            feature_schema=version.feature_schema,
+            schema=schema,
+            task=model.metadata.task,
+            classes=list(model.metadata.classes),
+        )
+
+    def decoder(self) -> TensorDecoder:
+        """The Open Inference Protocol's decoder for the loaded model (built on first use)."""
+        if self._decoder is None:
+            from mlops.serving.oip import TensorDecoder, output_names, predictions_datatype
+
+            model, _, schema = self.runtime.require_model()
+            task = model.metadata.task
+            self._predictions_datatype = predictions_datatype(task, model.metadata.classes)
+            self._decoder = TensorDecoder(schema, self.settings.max_batch_rows, output_names(task))
+        return self._decoder
+
     def _record(
         self,
         model_name: str,
@@ -346,12 +409,14 @@ class PredictionService:
         rows: int,
         latency_ms: float,
         outputs: list[Any],
-        instances: list[Any],
+        instances: list[Any] | Callable[[], list[Any]],
     ) -> None:
+        """The predict line and the capture record. `instances`, or a function that builds
+        them (called only when this request's inputs are sampled)."""
         self.prediction_metrics.record(rows, latency_ms)
         payload: dict[str, Any] = {"outputs": outputs}
         if should_sample(self.sample_rate):
-            payload["inputs"] = instances
+            payload["inputs"] = instances() if callable(instances) else instances
         self.capture.write(
             capture_record(
                 "prediction",

@@ -1,6 +1,10 @@
 """Errors the prediction API answers with, each mapped to one status and one stable code.
 
-The wire format is the error contract: `{"error": {"code", "message", "details"}}`.
+The wire format is the error contract: `{"error": {"code", "message", "details"}}`. On the Open
+Inference Protocol's routes (`/v2/...`) the protocol fixes `error` as the message string, so the
+same error is written `{"error": message, "code": code, "details": details}` there
+(`body_v2`): a v2 client reads its message where it expects it, and ours keeps the code and
+the details beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ class ServingError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def body_v2(self) -> dict[str, Any]:
+        """The same error in the Open Inference Protocol's shape (`error` is the message)."""
+        return {"error": self.message, "code": self.code, "details": self.details}
 
 
 class MalformedRequestError(ServingError):

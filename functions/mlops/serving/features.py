@@ -115,39 +115,11 @@ class FeatureSchema:
             numeric = np.empty((rows, len(self.numeric)), dtype=np.float32)
             for column, spec in enumerate(self.numeric):
                 values = [instance.get(spec.name, _MISSING) for instance in rows_as_dicts]
-                numeric[:, column] = self._numeric_column(spec, column, values, violations)
+                numeric[:, column] = self.numeric_column(spec, column, values, violations)
         categorical = np.empty((rows, len(self.categorical)), dtype=object)
         for offset, cat in enumerate(self.categorical):
-            column = len(self.numeric) + offset
             values = [instance.get(cat.name, _MISSING) for instance in rows_as_dicts]
-            for row, value in enumerate(values):
-                if type(value) is str and value in cat.allowed:
-                    categorical[row, offset] = value
-                elif value is _SKIP:
-                    continue
-                elif value is _MISSING or value is None:
-                    violations.append((row, column, cat.name, "missing"))
-                elif type(value) is int or type(value) is float:
-                    text = canonical_number_text(value)
-                    if text in cat.allowed:
-                        categorical[row, offset] = text
-                    else:
-                        violations.append(
-                            (row, column, cat.name, f"{text} is not one of {sorted(cat.allowed)}")
-                        )
-                elif not isinstance(value, str):
-                    violations.append(
-                        (row, column, cat.name, f"expected a string, got {_describe(value)}")
-                    )
-                else:
-                    violations.append(
-                        (
-                            row,
-                            column,
-                            cat.name,
-                            f"'{value[:50]}' is not one of {sorted(cat.allowed)}",
-                        )
-                    )
+            self.categorical_column(offset, values, categorical, violations)
         if violations:
             violations.sort(key=lambda item: (item[0], item[1]))
             shown = [
@@ -160,6 +132,47 @@ class FeatureSchema:
             )
             raise SchemaViolationError(f"{where}: {first['message']}", {"violations": shown})
         return numeric, categorical
+
+    def categorical_column(
+        self,
+        offset: int,
+        values: list[Any],
+        out: np.ndarray,
+        violations: list[tuple[int, int, str | None, str]],
+    ) -> None:
+        """Check one categorical feature's values (row order) into column `offset` of `out`.
+
+        A declared category as a string, or a JSON number whose canonical text is one
+        (`canonical_number_text`); anything else is a violation naming the row. Shared by the
+        row route (`to_tensors`) and the columnar one (mlops.serving.oip), so both refuse the
+        same values with the same words.
+        """
+        cat = self.categorical[offset]
+        column = len(self.numeric) + offset
+        allowed = cat.allowed
+        for row, value in enumerate(values):
+            if type(value) is str and value in allowed:
+                out[row, offset] = value
+            elif value is _SKIP:
+                continue
+            elif value is _MISSING or value is None:
+                violations.append((row, column, cat.name, "missing"))
+            elif type(value) is int or type(value) is float:
+                text = canonical_number_text(value)
+                if text in allowed:
+                    out[row, offset] = text
+                else:
+                    violations.append(
+                        (row, column, cat.name, f"{text} is not one of {sorted(allowed)}")
+                    )
+            elif not isinstance(value, str):
+                violations.append(
+                    (row, column, cat.name, f"expected a string, got {_describe(value)}")
+                )
+            else:
+                violations.append(
+                    (row, column, cat.name, f"'{value[:50]}' is not one of {sorted(allowed)}")
+                )
 
     def _numeric_block(self, rows: list[dict[str, Any]]) -> np.ndarray | None:
         """All numeric features at once when every value is a plain number within bounds
@@ -189,13 +202,19 @@ class FeatureSchema:
             return None
         return array.astype(np.float32)
 
+    def bounds(self, column: int) -> tuple[float, float]:
+        """Numeric feature `column`'s accepted range: the spec's bounds within float32's."""
+        return self._low_bounds[column], self._high_bounds[column]
+
     @staticmethod
-    def _numeric_column(
+    def numeric_column(
         spec: NumericField,
         column: int,
         values: list[Any],
         violations: list[tuple[int, int, str | None, str]],
     ) -> np.ndarray:
+        """One numeric feature's values (row order) as float64, NaN where null; every other
+        problem appended to `violations` with its row (the route's and oip's slow path)."""
         if all(type(value) is float or type(value) is int for value in values):
             try:
                 array = np.array(values, dtype=np.float64)

@@ -17,7 +17,16 @@ from mlops.spec import ModelSpec
 
 FLOAT32_MAX = 3.4e38
 MAX_FEEDBACK_ITEMS = 1000  # mlops.serving.schemas.FeedbackRequest's limit
-_TEMPLATE_PREFIX = "/models/{model}"
+_TEMPLATE_PREFIXES = ("/models/{model}", "/v2/models/{model}")
+
+
+def _numeric_value(feature: Any) -> dict[str, Any]:
+    return {
+        "type": ["number", "null"],
+        "minimum": feature.min if feature.min is not None else -FLOAT32_MAX,
+        "maximum": feature.max if feature.max is not None else FLOAT32_MAX,
+        "description": feature.description or "Numeric; null is imputed as in training.",
+    }
 
 
 def instance_schema(spec: ModelSpec) -> dict[str, Any]:
@@ -25,12 +34,7 @@ def instance_schema(spec: ModelSpec) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for feature in spec.features:
         if feature.type == "numeric":
-            properties[feature.name] = {
-                "type": ["number", "null"],
-                "minimum": feature.min if feature.min is not None else -FLOAT32_MAX,
-                "maximum": feature.max if feature.max is not None else FLOAT32_MAX,
-                "description": feature.description or "Numeric; null is imputed as in training.",
-            }
+            properties[feature.name] = _numeric_value(feature)
         else:
             categories = list(feature.categories or [])
             as_numbers = _numeric_categories(categories)
@@ -118,13 +122,119 @@ def _numeric_categories(categories: list[str]) -> list[int | float]:
     return numbers
 
 
+def _tensor(name: str, datatypes: list[str], value: dict[str, Any], rows: int) -> dict[str, Any]:
+    """One input tensor: its name, a datatype, shape [N] or [N, 1], N values (flat, or each
+    wrapped in a one-element array: [N, 1]'s natural form)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"const": name},
+            "shape": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 2,
+                "prefixItems": [
+                    {"type": "integer", "minimum": 1, "maximum": rows},
+                    {"const": 1},
+                ],
+            },
+            "datatype": {"enum": datatypes},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": rows,
+                "items": {
+                    "anyOf": [
+                        value,
+                        {"type": "array", "minItems": 1, "maxItems": 1, "items": value},
+                    ]
+                },
+            },
+            "parameters": {"type": "object"},
+        },
+    }
+
+
+def tensor_schemas(spec: ModelSpec, max_rows: int) -> list[dict[str, Any]]:
+    """The input tensors `spec`'s features may be sent as (mlops.serving.oip's rules): a
+    numeric feature as FP32/FP64 numbers or as integers of an integer datatype (within both
+    the datatype's and the feature's range), a categorical one as its categories."""
+    from mlops.serving.oip import FLOAT_DATATYPES, INTEGER_DATATYPES
+
+    row_schema = instance_schema(spec)["properties"]
+    schemas: list[dict[str, Any]] = []
+    for feature in spec.features:
+        value = row_schema[feature.name]
+        if feature.type != "numeric":
+            schemas.append(_tensor(feature.name, ["BYTES"], value, max_rows))
+            continue
+        schemas.append(_tensor(feature.name, list(FLOAT_DATATYPES), value, max_rows))
+        for datatype, (low, high) in INTEGER_DATATYPES.items():
+            lowest, highest = max(low, value["minimum"]), min(high, value["maximum"])
+            if lowest > highest:
+                continue
+            integral = {
+                **value,
+                "type": ["integer", "null"],
+                "minimum": lowest,
+                "maximum": highest,
+            }
+            schemas.append(_tensor(feature.name, [datatype], integral, max_rows))
+    return schemas
+
+
+def infer_request_schema(spec: ModelSpec, max_rows: int) -> dict[str, Any]:
+    """The Open Inference Protocol request for `spec`: every feature exactly once."""
+    from mlops.serving.oip import MAX_ID_CHARS, output_names
+
+    names = [feature.name for feature in spec.features]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["inputs"],
+        "description": "One input tensor per feature, each once, all with the same N (the "
+        "row count, at most the batch limit) and N values.",
+        "properties": {
+            "id": {"type": "string", "maxLength": MAX_ID_CHARS},
+            "parameters": {"type": "object"},
+            "inputs": {
+                "type": "array",
+                "minItems": len(names),
+                "maxItems": len(names),
+                "items": {"anyOf": tensor_schemas(spec, max_rows)},
+                "allOf": [
+                    {"contains": {"type": "object", "properties": {"name": {"const": name}}}}
+                    for name in names
+                ],
+            },
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"enum": list(output_names(spec.task))},
+                        "parameters": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }
+
+
 _GATEWAY_ERRORS = {
     "403": "Missing or invalid API key (x-api-key)",
     "405": "Another method on this path (the Allow header lists the right ones)",
 }
 
 
-def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]:
+def _concrete_operation(operation: dict[str, Any], model: str, v2: bool) -> dict[str, Any]:
+    """The operation for one model; the gateway's answers (403, 405) added. On v2 paths the
+    403 is API Gateway's own, in the error contract's native shape (a gateway response
+    cannot tell the routes apart); the 405 comes from the function, in v2's shape."""
     concrete = copy.deepcopy(operation)
     concrete["parameters"] = [
         p
@@ -145,7 +255,11 @@ def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]
     )
     for code, description in _GATEWAY_ERRORS.items():
         answer: dict[str, Any] = {"description": description}
-        if error_content is not None:
+        if v2 and code == "403":
+            answer["content"] = {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+            }
+        elif error_content is not None:
             answer["content"] = copy.deepcopy(error_content)
         concrete.setdefault("responses", {}).setdefault(code, answer)
     return concrete
@@ -154,12 +268,13 @@ def _concrete_operation(operation: dict[str, Any], model: str) -> dict[str, Any]
 def per_model_document(
     document: dict[str, Any], specs: dict[str, ModelSpec], max_batch_rows: int
 ) -> dict[str, Any]:
-    """Replace `/models/{model}...` paths by one concrete set per declared model."""
+    """Replace `/models/{model}...` and `/v2/models/{model}...` paths by one concrete set per
+    declared model."""
     result = copy.deepcopy(document)
     templated = {
         path: operations
         for path, operations in result["paths"].items()
-        if path.startswith(_TEMPLATE_PREFIX)
+        if path.startswith(_TEMPLATE_PREFIXES)
     }
     for path in templated:
         del result["paths"][path]
@@ -174,11 +289,16 @@ def per_model_document(
     result["security"] = [{"apiKey": []}]
     for name, spec in sorted(specs.items()):
         for path, operations in templated.items():
-            concrete_path = f"/models/{name}" + path[len(_TEMPLATE_PREFIX) :]
+            concrete_path = path.replace("{model}", name, 1)
             result["paths"][concrete_path] = {
-                method: _concrete_operation(operation, name)
+                method: _concrete_operation(operation, name, concrete_path.startswith("/v2/"))
                 for method, operation in operations.items()
             }
+        infer = result["paths"][f"/v2/models/{name}/infer"]["post"]
+        infer["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": infer_request_schema(spec, max_batch_rows)}},
+        }
         predict = result["paths"][f"/models/{name}/predict"]["post"]
         predict["requestBody"] = {
             "required": True,

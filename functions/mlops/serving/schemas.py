@@ -88,3 +88,56 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# -- the Open Inference Protocol (KServe v2 REST), mlops.serving.oip ----------------------------
+Parameters = dict[str, StrictStr | StrictInt | StrictFloat | bool]
+
+
+class OutputTensor(BaseModel):
+    name: str = Field(description="`predictions`, or `probabilities` for classifiers.")
+    shape: list[int] = Field(description="[N] for predictions; [N, classes] for probabilities.")
+    datatype: str = Field(description="BYTES or INT64 labels, FP64 values, FP32 probabilities.")
+    data: list[Any] = Field(description="Row-major, flat.")
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str = Field(description="The model version that answered.")
+    id: str = Field(description="The request's `id` if it sent one, else `parameters.request_id`.")
+    parameters: dict[str, str] = Field(
+        description="`request_id`: send it back with feedback for this prediction."
+    )
+    outputs: list[OutputTensor]
+
+
+class MetadataTensor(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1 for the batch dimension.")
+
+
+class ModelMetadataResponse(BaseModel):
+    name: str
+    versions: list[str] = Field(description="The serving version (the alias decides which).")
+    platform: str
+    inputs: list[MetadataTensor] = Field(description="One tensor per feature, spec order.")
+    outputs: list[MetadataTensor]
+    parameters: Parameters = Field(
+        description="`task`; for classifiers `classes`: the probability columns' order, as "
+        "JSON text."
+    )
+
+
+class ModelReadyResponse(BaseModel):
+    name: str
+    ready: bool
+
+
+class V2ErrorResponse(BaseModel):
+    """The protocol's error (`error` is the message), with the error contract's code and
+    details beside it."""
+
+    error: str
+    code: str
+    details: dict[str, Any]
