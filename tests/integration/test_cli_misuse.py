@@ -79,7 +79,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             data = tmp / "iris.csv"
             data.write_bytes(iris_csv())
             assert _run("train", "iris", str(data), "--timeout", "120").exit_code == 0
-            assert _run("promote", "iris", "1").exit_code == 0
+            # The rollout reconciler promotes the first model by itself (on ModelRegistered);
+            # a `promote` racing it could find v1 already in production and fail the fixture.
+            deadline = time.monotonic() + 60
+            while "production v1" not in " ".join(_run("status", "iris").output.split()):
+                assert time.monotonic() < deadline, _run("status", "iris").output
+                time.sleep(0.3)
             time.sleep(1.1)  # the local API re-reads alias `live` at most once a second
             yield RunningStack(stack, tmp / ".mlops", tmp)
         finally:

@@ -198,6 +198,27 @@ def test_manual_promote_and_rollback_go_through_the_reconciler(rollout: RolloutH
     ]
 
 
+def test_promoting_the_first_model_while_the_reconciler_does_is_done_not_an_error(
+    rollout: RolloutHarness,
+) -> None:
+    """`mlops promote iris 1` right after training races the reconciler, which moves a first
+    model to production by itself: when it wins between manual_promote's reads of the pointers
+    and of the version, the user's wish holds and the command succeeds."""
+    assert rollout.train() == 1
+    read_version = rollout.deps.registry.get_version
+
+    def reconciler_wins_first(model: str, version: int) -> Any:
+        rollout.deps.registry.get_version = read_version  # type: ignore[method-assign]
+        reconcile(model, rollout.deps)  # the schedule's run, between the two reads
+        return read_version(model, version)
+
+    rollout.deps.registry.get_version = reconciler_wins_first  # type: ignore[method-assign]
+    report = manual_promote("iris", rollout.deps, 1)
+    assert report.pointers is not None and report.pointers.production == 1
+    assert rollout.status(1) == "production"
+    assert [t.what for t in rollout.transitions()] == ["promoted"]
+
+
 def test_newer_candidate_supersedes_a_pending_one(rollout: RolloutHarness) -> None:
     assert rollout.train() == 1
     rollout.reconcile()

@@ -646,6 +646,10 @@ def manual_promote(
     if version == state.production:
         return reconcile(model, deps)
     record = deps.registry.get_version(model, version)
+    if record.status == "production" and deps.registry.get_pointers(model).production == version:
+        # The reconciler promoted it between our two reads (a first model goes straight to
+        # production): the user's wish holds, so promoting it is done, not an error.
+        return reconcile(model, deps)
     if record.status not in ("registered", "archived", "superseded"):
         raise RolloutError(
             f"{model} v{version} is {record.status}; only registered, superseded or archived "
