@@ -39,7 +39,7 @@ ASSUMPTIONS = {
     # trace id of active tracing), about 60 + 50 + 230 bytes.
     "platform_log_bytes": 340,
     "platform_log_events": 3,
-    # API Gateway's access log line (json_with_standard_fields), REST only in this stack.
+    # API Gateway's access log line (JSON, the standard fields), on either front.
     "access_log_bytes": 300,
     # A 1,024 MB arm64 function has about 0.58 of a vCPU; this machine's core is a full one.
     "lambda_cpu_slowdown": 1.0 / 0.58,
@@ -104,9 +104,9 @@ def cost_per_million(
         + stdout_events * overhead
         + ASSUMPTIONS["platform_log_bytes"]
         + ASSUMPTIONS["platform_log_events"] * overhead
+        + ASSUMPTIONS["access_log_bytes"]
+        + overhead
     )
-    if front == "rest":
-        log_bytes += ASSUMPTIONS["access_log_bytes"] + overhead
     per_gb = 1e6 / 1e9  # a million requests of N bytes is N / 1e3 GB
     return CostLine(
         front=front,
@@ -199,7 +199,7 @@ def run_cost(stack: Any, warm: dict[str, Any], memory_mb: int, say: Any = print)
 def render_markdown(cost: dict[str, Any], labels: dict[str, str]) -> str:
     lines = [
         "",
-        f"#### Cost per million predictions (us-east-1, arm64, {cost['memory_mb']} MB)",
+        f"## Cost per million predictions (us-east-1, arm64, {cost['memory_mb']} MB)",
         "",
         "Computed from this run's handler p50 and the bytes the real handler wrote to stdout "
         "per request (EMF + capture lines, capture sample rate as configured); prices and "

@@ -79,12 +79,15 @@ for _ in $(seq 1 60); do
 done
 show "$MLOPS" status iris
 
-step "6. Predictions over HTTP (curl, then the CLI with JSON and with a CSV)"
+step "6. Predictions over HTTP (curl, the CLI with JSON and with a CSV, the v2 protocol)"
 call -X POST "$API/models/iris/predict" -H "content-type: application/json" -H "x-api-key: $API_KEY" \
   -d '{"instances": [{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}, {"sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "petal length (cm)": 5.2, "petal width (cm)": 2.3}]}'
 show "$MLOPS" predict iris --json '{"sepal length (cm)": 5.9, "sepal width (cm)": 3.0, "petal length (cm)": 4.2, "petal width (cm)": 1.5}'
 sed -n '1p;2p;60p;120p' data/iris.csv > "$MLOPS_HOME/rows.csv"
 show "$MLOPS" predict iris --csv "$MLOPS_HOME/rows.csv"
+say "Batches go columnar: the Open Inference Protocol (KServe v2), one typed tensor per feature"
+call -X POST "$API/v2/models/iris/infer" -H "content-type: application/json" -H "x-api-key: $API_KEY" \
+  -d '{"inputs": [{"name": "sepal length (cm)", "shape": [2], "datatype": "FP32", "data": [5.1, 6.7]}, {"name": "sepal width (cm)", "shape": [2], "datatype": "FP32", "data": [3.5, 3.0]}, {"name": "petal length (cm)", "shape": [2], "datatype": "FP32", "data": [1.4, 5.2]}, {"name": "petal width (cm)", "shape": [2], "datatype": "FP32", "data": [0.2, 2.3]}]}'
 
 step "7. Bad requests get a clear 4xx naming the problem, never a 5xx"
 call -X POST "$API/models/iris/predict" -H "content-type: application/json" \

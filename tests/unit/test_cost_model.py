@@ -15,15 +15,12 @@ def test_lambda_bills_whole_milliseconds_after_the_runtime_overhead() -> None:
     assert billed_ms(1000 * 3.0 / ASSUMPTIONS["lambda_cpu_slowdown"]) == 4
 
 
-def test_the_fronts_differ_by_their_published_price_and_the_access_log() -> None:
+def test_the_fronts_differ_by_their_published_price_only() -> None:
+    """Both fronts write an access log line per request (infra/api.py, infra/http_api.py)."""
     rest = cost_per_million("rest", 24.0, 400.0, 2.0, 150.0, 1024)
     http = cost_per_million("http", 24.0, 400.0, 2.0, 150.0, 1024)
-    access_log_dollars = (
-        (ASSUMPTIONS["access_log_bytes"] + ASSUMPTIONS["log_event_overhead_bytes"])
-        / 1e3
-        * PRICES["logs_ingestion_per_gb"]
-    )
-    assert rest.total - http.total == pytest.approx(2.50 + access_log_dollars)
+    assert rest.total - http.total == pytest.approx(2.50)
+    assert rest.logs == http.logs
     # 2 ms at 1 GB for a million requests is 2,000 GB-s.
     assert rest.lambda_duration == pytest.approx(2000 * PRICES["lambda_arm64_gb_second"])
     assert rest.api == 3.50 and rest.api > 10 * (rest.lambda_requests + rest.lambda_duration)
