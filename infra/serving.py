@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import CustomResource, Duration, Stack
+from aws_cdk import Annotations, CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -242,6 +242,19 @@ class PredictEndpoint(Construct):
         self.function = predict.function
         self.log_group = predict.log_group
         acknowledge_synchronous_invocation(self.function, "by API Gateway's Lambda proxy")
+        if snap_start:
+            # CDK warns that SnapStart needs published versions: the rollout code publishes
+            # them (DESIGN §7: our code owns versions and the alias), never CloudFormation.
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "versions are published by the rollout reconciler, not in the template",
+            )
+            acknowledge(
+                self.function,
+                "CloudFormation-Validate::W2530",
+                "SnapStart without an AWS::Lambda::Version in the template: the rollout "
+                "reconciler publishes every version (DESIGN §7), so none belongs here.",
+            )
         self.alias_arn = f"{self.function.function_arn}:{LIVE_ALIAS}"
 
         predict.role.add_to_principal_policy(
