@@ -225,3 +225,19 @@ def test_context_that_cannot_work_is_refused_with_what_to_set(
 def test_jwt_context_is_read() -> None:
     read = settings(api="http", apiAuth="jwt", **JWT)
     assert (read.jwt_issuer, read.jwt_audience) == (JWT["jwtIssuer"], ("client-a", "client-b"))
+
+
+@pytest.mark.parametrize("front", ["rest", "http"])
+def test_the_shipped_cdk_json_admits_either_front(front: str) -> None:
+    """`npx cdk synth -c api=http` reads cdk.json's context too: a pinned apiAuth there once
+    made every HTTP synth fail."""
+    import json
+    from pathlib import Path
+
+    from aws_cdk import App
+
+    from infra.settings import StackSettings
+
+    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    settings = StackSettings.from_context(App(context={**context, "api": front}).node)
+    assert settings.api_front == front
