@@ -39,15 +39,23 @@ class StageProfile:
         into weeks later).
     alert_email_required: prod refuses to synthesize without `alertEmail`: its alarms and drift
         alerts would otherwise reach nobody.
+    capture_retention_days: how long captured traffic, its compacted Parquet and the drift
+        reports are kept (S3 lifecycle): a drift window needs days, an audit of what a model
+        answered needs about a year in prod; dev's traffic is test traffic.
     """
 
     log_retention_days: int
     alert_email_required: bool
+    capture_retention_days: int = 400
 
 
 STAGE_PROFILES: dict[Stage, StageProfile] = {
-    "dev": StageProfile(log_retention_days=7, alert_email_required=False),
-    "prod": StageProfile(log_retention_days=90, alert_email_required=True),
+    "dev": StageProfile(
+        log_retention_days=7, alert_email_required=False, capture_retention_days=30
+    ),
+    "prod": StageProfile(
+        log_retention_days=90, alert_email_required=True, capture_retention_days=400
+    ),
 }
 
 

@@ -55,7 +55,12 @@ class ServerlessMlopsStack(Stack):
         # names from its own account and region.
         names = ResourceNames(prefix=settings.prefix, account=Aws.ACCOUNT_ID, region=Aws.REGION)
 
-        storage = Storage(self, "Storage", names=names)
+        storage = Storage(
+            self,
+            "Storage",
+            names=names,
+            capture_retention_days=settings.profile.capture_retention_days,
+        )
         alerts = Alerts(self, "Alerts", names=names, alert_email=settings.alert_email)
         training = Training(
             self,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from aws_cdk import Aws
 from aws_cdk.assertions import Match
 
@@ -93,3 +96,44 @@ def test_registry_table_keys_billing_recovery_encryption_and_protection(
             "DeletionProtectionEnabled": True,
         },
     )
+
+
+def _rules(synthesized: Synthesized, bucket_name_part: str) -> dict[str, dict]:
+    for bucket in synthesized.resources("AWS::S3::Bucket").values():
+        name = bucket["Properties"].get("BucketName", "")
+        if isinstance(name, dict):
+            name = json.dumps(name)
+        if bucket_name_part in name:
+            rules = bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+            return {rule["Id"]: rule for rule in rules}
+    raise AssertionError(f"no bucket named like {bucket_name_part}")
+
+
+@pytest.mark.parametrize(("stage", "days"), [("dev", 30), ("prod", 400)])
+def test_capture_reports_and_compacted_parquet_expire_with_the_stage(
+    stage: str, days: int, synthesized: Synthesized, synthesized_prod: Synthesized
+):
+    """Without lifecycle rules the capture bucket grows with every request forever; the
+    prefixes are the ones the capture stream and the drift check write."""
+    from mlops.drift.run import REPORTS_PREFIX
+    from mlops.drift.window import CAPTURE_PREFIX, COMPACTED_PREFIX
+
+    rules = _rules(synthesized if stage == "dev" else synthesized_prod, "-capture-")
+    expiring = {
+        rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule
+    }
+    for prefix in (CAPTURE_PREFIX, COMPACTED_PREFIX, REPORTS_PREFIX):
+        assert expiring[prefix] == days
+    assert expiring["capture-errors/"] == min(30, days)
+    assert rules["ExpireOldVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
+
+
+def test_training_files_and_artifacts_never_expire(synthesized: Synthesized):
+    """The registry pins both by S3 version id (lineage, serving): only unfinished multipart
+    uploads are cleaned up there."""
+    for part in ("-data-", "-models-"):
+        rules = _rules(synthesized, part)
+        assert list(rules) == ["AbortIncompleteUploads"]
+        assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {
+            "DaysAfterInitiation": 7
+        }
