@@ -237,3 +237,25 @@ def test_api_serves_after_promotion_and_honours_the_api_key(
     status, body = _http(local_stack, "GET", "/v2/models/iris")
     assert (status, [tensor["name"] for tensor in body["inputs"]]) == (200, list(row))
     assert "/v2/models/iris/infer" in document["paths"]
+
+
+@pytest.mark.parametrize("length", ["Ml2HSL0", "-5", "1e3", "٣"])
+def test_a_content_length_that_is_not_a_byte_count_is_a_400_not_a_dropped_connection(
+    local_stack: LocalStack, length: str
+) -> None:
+    """schemathesis sent `Content-Length: Ml2HSL0`: the server raised in its thread and closed
+    the connection without an answer (the client saw 'Remote end closed connection')."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(local_stack.api_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(
+            (
+                "GET /v2/models/iris/ready HTTP/1.1\r\nHost: x\r\nx-api-key: test-key\r\n"
+                f"Content-Length: {length}\r\n\r\n"
+            ).encode()
+        )
+        answer = connection.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400"), answer
+    assert "Content-Length must be a non-negative integer" in answer

@@ -30,6 +30,14 @@ def gateway_error(status: int, code: str, message: str) -> tuple[int, dict[str, 
     return status, {"Content-Type": "application/json"}, body
 
 
+def content_length(header: str | None) -> int | None:
+    """The body's size from its header: 0 when absent, None when it is not a byte count."""
+    if header is None or not header.strip():
+        return 0
+    text = header.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def proxy_event(
     method: str,
     raw_path: str,
@@ -143,8 +151,15 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > GATEWAY_MAX_BODY:
+        length = content_length(self.headers.get("Content-Length"))
+        if length is None:
+            # As API Gateway: a Content-Length that is not a byte count is the client's error,
+            # and the connection cannot be read further (the body's end is unknown).
+            status, headers, body = gateway_error(
+                400, "malformed_request", "Content-Length must be a non-negative integer"
+            )
+            self.close_connection = True
+        elif length > GATEWAY_MAX_BODY:
             status, headers, body = gateway_error(
                 413, "payload_too_large", "request body exceeds 10 MB"
             )
