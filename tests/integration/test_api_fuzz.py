@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
@@ -37,6 +37,11 @@ pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 STATUSES: collections.Counter[str] = collections.Counter()  # (operation, status) tallies
+#: Negative cases add random headers; these few frame the HTTP message itself (a client library
+#: sets them from the body it sends), so a random value there tests the HTTP library, not the
+#: API: `Content-Length: 52` with no body makes any server wait for 52 bytes. The local server
+#: answers a non-numeric one with 400 (tests/integration/test_local_stack.py).
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "host", "connection", "expect"}
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +129,7 @@ def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode) -> list[st
         derandomize=False,
     )
     def run(case: schemathesis.Case) -> None:
+        assume(not FRAMING_HEADERS & {name.lower() for name in case.headers or {}})
         try:
             if mode is GenerationMode.POSITIVE and _runtime_valued(operation):
                 response = case.call_and_validate(
